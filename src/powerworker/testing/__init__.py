@@ -1,0 +1,6 @@
+"""Test support for powerworker and for users testing their own jobs: a fake clock and (see
+`powerworker.testing.fake_backend`) a fake Powernode backend."""
+
+from powerworker.testing.clock import FakeClock
+
+__all__ = ["FakeClock"]

@@ -1,0 +1,37 @@
+"""Shared fixtures: a real Redis database per test, settings, a fake clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from powerworker.settings import Settings, load_settings
+from powerworker.testing import FakeClock
+
+#: Tests use their own database (15 unless TEST_REDIS_URL says otherwise), flushed before every test.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings for the test environment, pointed at the test Redis database."""
+    return load_settings(worker_env="test", redis_url=TEST_REDIS_URL, worker_id="test-worker-1")
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client on a freshly flushed test database."""
+    client: Redis = Redis.from_url(TEST_REDIS_URL)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when the test says so."""
+    return FakeClock()
