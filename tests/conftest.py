@@ -35,3 +35,32 @@ async def redis() -> AsyncIterator[Redis]:
 def clock() -> FakeClock:
     """A clock that moves only when the test says so."""
     return FakeClock()
+
+
+# Test-only jobs register themselves on import, before any worker settings are built.
+import tests.jobs_for_tests  # noqa: E402,F401
+from collections.abc import Callable  # noqa: E402
+from contextlib import AbstractAsyncContextManager  # noqa: E402
+from typing import Any  # noqa: E402
+
+from powerworker.testing.worker import WorkerHarness  # noqa: E402
+
+
+@pytest.fixture
+def harness(settings: Settings, redis: Redis) -> Callable[..., AbstractAsyncContextManager[WorkerHarness]]:
+    """Factory: `async with harness(**setting_overrides) as h:` gives a step-driven worker on the test DB."""
+
+    def make(clock: Any = None, **overrides: Any) -> AbstractAsyncContextManager[WorkerHarness]:
+        merged = settings.model_copy(update=overrides) if overrides else settings
+        return WorkerHarness(merged, clock=clock)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Any:
+    """Collect after each test so a leaked connection is reported by the test that leaked it."""
+    yield
+    import gc
+
+    gc.collect()

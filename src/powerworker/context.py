@@ -155,5 +155,6 @@ class JobContext:
 
 def bound_logger(job_id: str, name: str, job_try: int, queue: str) -> Any:
     """The structlog logger of one job; its fields are also bound in the task's contextvars."""
-    structlog.contextvars.bind_contextvars(job_id=job_id, job=name, job_try=job_try, queue=queue)
-    return structlog.get_logger("powerworker.job")
+    fields = {"job_id": job_id, "job": name, "job_try": job_try, "queue": queue}
+    structlog.contextvars.bind_contextvars(**fields)
+    return structlog.get_logger("powerworker.job").bind(**fields)

@@ -79,6 +79,7 @@ async def _run(
         await runtime.clock.sleep(SLOW_DELAY_S)
 
     runtime.running.add(job_id)
+    log.debug("job.started", job_key=key)
     started = runtime.clock.monotonic()
     timer = asyncio.timeout(timeout_s)
     try:

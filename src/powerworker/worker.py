@@ -39,6 +39,7 @@ RUNTIME = "runtime"
 SETTINGS = "settings"
 CLOCK = "clock"
 _HEARTBEAT = "_powerworker_heartbeat"
+_CONFIGURE_LOGS = "_powerworker_configure_logs"
 
 
 def router_for(settings: Settings) -> QueueRouter:
@@ -60,6 +61,8 @@ def build_runtime(settings: Settings, redis: Any, clock: Clock = system_clock,
 
 async def on_startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx[SETTINGS]
+    if ctx.get(_CONFIGURE_LOGS, True):
+        configure_logging(settings)  # again: arq's CLI replaced the handlers after import
     runtime = build_runtime(settings, ctx["redis"], ctx.get(CLOCK, system_clock))
     ctx[RUNTIME] = runtime
     await _start_http(runtime)
@@ -114,7 +117,7 @@ def build_worker_settings(settings: Settings | None = None, *, clock: Clock | No
         configure_logging(settings)
     specs = load_jobs()
     functions = [*arq_functions(specs, settings), *internal_functions()]
-    ctx: dict[str, Any] = {SETTINGS: settings}
+    ctx: dict[str, Any] = {SETTINGS: settings, _CONFIGURE_LOGS: configure_logs}
     if clock is not None:
         ctx[CLOCK] = clock
     attributes: dict[str, Any] = {

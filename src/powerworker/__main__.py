@@ -1,0 +1,3 @@
+from powerworker.cli import main
+
+main()

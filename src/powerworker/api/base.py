@@ -1,0 +1,241 @@
+"""The base client: how every call to the Powernode server is built, guarded, retried and answered.
+
+Every request carries `Authorization: Bearer <worker JWT>`, `Content-Type` and `Accept: application/json` and
+the client's `User-Agent`. GET, HEAD and DELETE send their data as a Rails-style nested query string; POST,
+PUT and PATCH as a JSON body, omitted when empty. Each try goes through the client's circuit breaker, so a
+retried request counts once per try and an open breaker stops the retries at once. Idempotent verbs are
+retried on timeouts and 5xx (`RetryPolicy`); POST and PATCH never are. Backoff sleeps go through the Clock.
+
+Errors: every failure reaches the caller as one `ApiError` with status, message, body and service
+(see `powerworker.api.responses` for the mapping); an open breaker raises `CircuitOpenError` (an `ApiError`,
+503).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import aiohttp
+import structlog
+from yarl import URL
+
+from powerworker.api.jwt import WorkerJwt
+from powerworker.api.query import to_query
+from powerworker.api.responses import error_for_status, error_for_transport, parse_body
+from powerworker.clock import Clock, system_clock
+from powerworker.errors import ApiError
+from powerworker.resilience.breaker import Breaker
+from powerworker.resilience.http_retry import RetryPolicy, parse_retry_after
+
+__all__ = ["ApiClient", "json_dumps"]
+
+log = structlog.get_logger(__name__)
+
+#: Verbs whose data goes into the query string rather than a body.
+QUERY_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+_URL_SAFE = "/:?&=%[]@!$'()*+,;~-._#"
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(data: Any) -> str:
+    """Compact JSON as the server expects it (datetimes ISO 8601, Decimals and UUIDs as strings)."""
+    return json.dumps(data, separators=(",", ":"), default=_json_default)
+
+
+@dataclass
+class _TryInfo:
+    """What one try learnt that the retry decision needs."""
+
+    retry_after_s: float | None = None
+
+
+class ApiClient:
+    """Sends requests to one server with one identity, breaker and retry policy.
+
+    Args:
+        session: the process's shared `ClientSession` (never closed here).
+        base_url: e.g. `http://localhost:3000`; paths are appended to it.
+        auth: the worker JWT signer, shared by every client.
+        breaker: the breaker every try goes through.
+        service: names the client in errors and logs (`backend_api`, `web_auth`).
+        user_agent: the `User-Agent` header.
+        timeout_s: total time of one try; connect_timeout_s: time to connect.
+        retry: retry policy for idempotent verbs.
+        clock: where backoff sleeps and `Retry-After` dates are measured.
+        rng: jitter source (seed it in tests).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        auth: WorkerJwt,
+        breaker: Breaker,
+        service: str,
+        user_agent: str,
+        timeout_s: float = 120.0,
+        connect_timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        clock: Clock = system_clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.breaker = breaker
+        self.service = service
+        self.retry = retry or RetryPolicy()
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self._connect_timeout_s = connect_timeout_s
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
+        self._static_headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": user_agent,
+        }
+
+    # -- the raw verbs ---------------------------------------------------------------------------------------
+    async def get(self, path: str, params: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """GET `path` with `params` in the query string; the parsed reply."""
+        return await self.request("GET", path, params, **options)
+
+    async def post(self, path: str, data: Any = None, **options: Any) -> Any:
+        """POST `data` as JSON to `path` (never retried); the parsed reply."""
+        return await self.request("POST", path, data, **options)
+
+    async def put(self, path: str, data: Any = None, **options: Any) -> Any:
+        """PUT `data` as JSON to `path`; the parsed reply."""
+        return await self.request("PUT", path, data, **options)
+
+    async def patch(self, path: str, data: Any = None, **options: Any) -> Any:
+        """PATCH `data` as JSON to `path` (never retried); the parsed reply."""
+        return await self.request("PATCH", path, data, **options)
+
+    async def delete(self, path: str, params: Mapping[str, Any] | None = None, **options: Any) -> Any:
+        """DELETE `path` with `params` in the query string; the parsed reply."""
+        return await self.request("DELETE", path, params, **options)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        data: Any = None,
+        *,
+        timeout_s: float | None = None,
+        breaker: Breaker | None = None,
+        retry: RetryPolicy | None = None,
+        raw: bool = False,
+    ) -> Any:
+        """Send one request, retrying idempotent verbs, and return the parsed 2xx body.
+
+        Args:
+            method: the HTTP verb.
+            path: appended to the base URL (a leading `/` is added if missing); a full URL is used as it is.
+            data: query parameters (GET/HEAD/DELETE) or JSON body (POST/PUT/PATCH).
+            timeout_s: total time of one try, instead of the client's.
+            breaker: a breaker to use instead of the client's (e.g. `mission_execution`).
+            retry: a retry policy instead of the client's.
+            raw: return the body as bytes instead of parsing it.
+
+        Raises:
+            ApiError: non-2xx reply, timeout (408), connection failure (503), open breaker (503,
+                `CircuitOpenError`).
+        """
+        method = method.upper()
+        url, body = self._prepare(method, path, data)
+        timeout = self._timeout if timeout_s is None else self._timeout_for(timeout_s)
+        guard = breaker or self.breaker
+        policy = retry or self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            info = _TryInfo()
+            try:
+                return await guard.call(self._send, method, url, body, timeout, raw, info)
+            except ApiError as error:
+                failure = error
+            except TimeoutError as error:  # the breaker's wall-clock limit
+                failure = error_for_transport(error, self.service)
+                failure.__cause__ = error
+            if not policy.should_retry(method, failure, attempt):
+                raise failure
+            if info.retry_after_s is not None and info.retry_after_s > policy.max_retry_after_s:
+                raise failure
+            delay = policy.delay_s(attempt, info.retry_after_s, self._rng)
+            log.info(
+                "api_retry",
+                service=self.service,
+                method=method,
+                path=path,
+                attempt=attempt,
+                status=failure.status,
+                delay_s=round(delay, 3),
+            )
+            await self.clock.sleep(delay)
+
+    # -- one try ---------------------------------------------------------------------------------------------
+    def _prepare(self, method: str, path: str, data: Any) -> tuple[URL, bytes | None]:
+        if path.startswith(("http://", "https://")):
+            target = path
+        else:
+            target = self.base_url + (path if path.startswith("/") else "/" + path)
+        body: bytes | None = None
+        if method in QUERY_METHODS:
+            query = to_query(data) if data else ""
+            if query:
+                target += ("&" if "?" in target else "?") + query
+        elif data:
+            body = json_dumps(data).encode()
+        return URL(quote(target, safe=_URL_SAFE), encoded=True), body
+
+    def _timeout_for(self, timeout_s: float) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=timeout_s, connect=min(self._connect_timeout_s, timeout_s))
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.auth.token()}", **self._static_headers}
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        client_timeout: aiohttp.ClientTimeout,
+        raw: bool,
+        info: _TryInfo,
+    ) -> Any:
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=self._headers(), timeout=client_timeout, allow_redirects=False
+            ) as response:
+                content = await response.read()
+                status = response.status
+                content_type = response.headers.get("Content-Type")
+                retry_after = response.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise error_for_transport(error, self.service) from error
+        if 200 <= status < 300:
+            return content if raw else parse_body(content, content_type)
+        info.retry_after_s = parse_retry_after(retry_after, self.clock.time())
+        raise error_for_status(status, parse_body(content, content_type), self.service)
