@@ -130,6 +130,7 @@ class ToolLoopResult(TypedDict, total=False):
     tool_calls_log: list[ToolLogEntry]
     finish_reason: str | None
     cost: float
+    error: str
 
 
 ChunkType = Literal[
@@ -145,7 +146,8 @@ ChunkType = Literal[
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """One event of a streamed completion. The last one, `stream_end`, carries the usage and the whole result."""
+    """One event of a streamed completion. The last one, `stream_end`, carries the usage and the whole
+    result."""
 
     type: ChunkType
     stream_id: str
