@@ -356,6 +356,8 @@ async def _throughput_saq(kind: str, concurrency: int, redis_url: str) -> dict[s
     from saq import Queue, Worker
 
     logging.basicConfig(level=logging.WARNING)
+    # A burst stop cancels SAQ's idle upkeep tasks and warns; its per-job lines are INFO either way.
+    logging.getLogger("saq").setLevel(logging.ERROR)
     queue = Queue.from_url(redis_url)
     fn = saq_noop if kind == "noop" else saq_sleep10
     worker = Worker(queue, functions=[(kind, fn)], concurrency=concurrency, burst=True, dequeue_timeout=0.5)
@@ -684,6 +686,20 @@ def _git_state() -> str:
     return f"{head}" + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else " (src clean)")
 
 
+THROUGHPUT_METHOD = (
+    "jobs/s = N / (last job end - first job start), timed inside the job functions of a burst worker "
+    "running in its own process; all N jobs pre-enqueued (pipelined) before the worker starts. Payloads "
+    "are compact JSON (powerworker's `serialize`; bare arq uses a copy of it and `json.loads`) except "
+    "stock arq (pickle, its default). Each job has one argument, a unique token (powerworker's runaway "
+    "detector would otherwise disable the job after its 5th start in 60 s)."
+)
+IDLE_METHOD = (
+    "one at a time, 5-25 ms apart. *to job* = from just before the enqueue call to the job function's "
+    "first line; *to arq start* = arq's `start_time - enqueue_time` from the kept result (ms resolution). "
+    "RSS = /proc/<pid>/status VmRSS 1 s after start-up, and after the latency jobs."
+)
+
+
 def render(
     cases: list[Case],
     outcomes: dict[str, Outcome],
@@ -694,15 +710,12 @@ def render(
     lines = [
         "# Worker benchmark",
         "",
-        f"{time.strftime('%Y-%m-%d %H:%M:%S')}; N = {args.jobs:,} jobs per case, median of {args.repeat} run(s); "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; Redis {args.redis_url}; "
-        f"powerworker at {_git_state()}; wall time {time.monotonic() - started:.0f} s.",
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}; N = {args.jobs:,} jobs per case, "
+        f"median of {args.repeat} run(s); Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+        f"Redis {args.redis_url}; powerworker at {_git_state()}; "
+        f"wall time {time.monotonic() - started:.0f} s.",
         "",
-        "jobs/s = N / (last job end - first job start), timed inside the job functions of a burst worker running "
-        "in its own process; all N jobs pre-enqueued (pipelined) before the worker starts. Payloads are compact "
-        "JSON (powerworker's `serialize`; bare arq uses a copy of it and `json.loads`) except stock arq (pickle, "
-        "its default). Each job has one argument, a unique token (powerworker's runaway detector would "
-        "otherwise disable the job after its 5th start in 60 s).",
+        THROUGHPUT_METHOD,
         "",
         "| case | jobs/s (median) | runs | worker process s (incl. start-up) |",
         "|---|---:|---|---:|",
@@ -744,10 +757,8 @@ def render(
     if idle:
         lines += [
             "",
-            f"Idle worker (not burst), concurrency {args.concurrency}: {args.latency_jobs} jobs enqueued one at a "
-            "time, 5-25 ms apart. *to job* = from just before the enqueue call to the job function's first line; "
-            "*to arq start* = arq's `start_time - enqueue_time` from the kept result (ms resolution). RSS = "
-            "/proc/<pid>/status VmRSS 1 s after start-up, and after the latency jobs.",
+            f"Idle worker (not burst), concurrency {args.concurrency}: {args.latency_jobs} jobs enqueued "
+            + IDLE_METHOD,
             "",
             "| worker | to job p50 / p99 / max (ms) | to arq start p50 / p99 (ms) | RSS idle (MiB) | "
             "RSS after jobs (MiB) |",

@@ -38,11 +38,11 @@ def clock() -> FakeClock:
 
 
 # Test-only jobs register themselves on import, before any worker settings are built.
-import tests.jobs_for_tests  # noqa: E402,F401
 from collections.abc import Callable  # noqa: E402
 from contextlib import AbstractAsyncContextManager  # noqa: E402
 from typing import Any  # noqa: E402
 
+import tests.jobs_for_tests  # noqa: E402,F401
 from powerworker.testing.worker import WorkerHarness  # noqa: E402
 
 

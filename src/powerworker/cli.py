@@ -1,9 +1,9 @@
 """The `powerworker` command: enqueue jobs, probe a live worker, and manage the dead set.
 
-    powerworker enqueue NAME --args JSON [--kwargs JSON] [--defer S] [--job-id ID] [--queue Q]
-    powerworker ping [--timeout S]
-    powerworker dead list|retry|delete
-    powerworker worker            (the same as `arq powerworker.WorkerSettings`)
+powerworker enqueue NAME --args JSON [--kwargs JSON] [--defer S] [--job-id ID] [--queue Q]
+powerworker ping [--timeout S]
+powerworker dead list|retry|delete
+powerworker worker            (the same as `arq powerworker.WorkerSettings`)
 """
 
 from __future__ import annotations
@@ -42,9 +42,15 @@ class Env:
         self.settings = settings
         self.specs = load_jobs()
         self.redis: Redis = Redis.from_url(settings.redis_url)
-        self.enqueuer = Enqueuer(self.redis, router_for(settings), {n: s.queue for n, s in self.specs.items()})
-        self.dead = DeadSet(self.redis, retention_s=settings.dead_retention_s, max_jobs=settings.dead_max_jobs,
-                            enqueuer=self.enqueuer)
+        self.enqueuer = Enqueuer(
+            self.redis, router_for(settings), {n: s.queue for n, s in self.specs.items()}
+        )
+        self.dead = DeadSet(
+            self.redis,
+            retention_s=settings.dead_retention_s,
+            max_jobs=settings.dead_max_jobs,
+            enqueuer=self.enqueuer,
+        )
 
 
 def _async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
@@ -95,12 +101,21 @@ def main(ctx: click.Context) -> None:
 @click.argument("name")
 @click.option("--args", "args_json", help="Positional arguments as a JSON array.")
 @click.option("--kwargs", "kwargs_json", help="Keyword arguments as a JSON object.")
-@click.option("--defer", "defer_s", type=click.FloatRange(min=0), help="Run no sooner than S seconds from now.")
+@click.option(
+    "--defer", "defer_s", type=click.FloatRange(min=0), help="Run no sooner than S seconds from now."
+)
 @click.option("--job-id", help="A job id; a second enqueue with the same id is refused.")
 @click.option("--queue", help="The logical queue (defaults to the job's own).")
 @_async
-async def enqueue(env: Env, name: str, args_json: str | None, kwargs_json: str | None, defer_s: float | None,
-                  job_id: str | None, queue: str | None) -> None:
+async def enqueue(
+    env: Env,
+    name: str,
+    args_json: str | None,
+    kwargs_json: str | None,
+    defer_s: float | None,
+    job_id: str | None,
+    queue: str | None,
+) -> None:
     """Enqueue job NAME."""
     args = _json_arg(args_json, "--args", list)
     kwargs = _json_arg(kwargs_json, "--kwargs", dict)
@@ -152,8 +167,10 @@ async def dead_list(env: Env, limit: int, offset: int, as_json: bool) -> None:
             click.echo(entry.to_json())
             continue
         when = datetime.fromtimestamp(entry.failed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"{entry.job_id}  {when}  {entry.name}  tries={entry.tries}  "
-                   f"{entry.error_class}: {entry.message[:100]}")
+        click.echo(
+            f"{entry.job_id}  {when}  {entry.name}  tries={entry.tries}  "
+            f"{entry.error_class}: {entry.message[:100]}"
+        )
     if not as_json:
         click.echo(f"{len(entries)} of {total} dead jobs shown", err=True)
 

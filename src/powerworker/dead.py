@@ -9,6 +9,7 @@ JSON), kept in step by Lua scripts.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -126,12 +127,12 @@ class DeadSet:
         ids = await self._redis.zrevrange(keys.DEAD_INDEX, offset, offset + limit - 1)
         if not ids:
             return []
-        raws = await self._redis.hmget(keys.DEAD_ENTRIES, ids)
+        raws: builtins.list[bytes | None] = await self._redis.hmget(keys.DEAD_ENTRIES, ids)  # type: ignore[misc]
         entries = [DeadEntry.from_json(raw) for raw in raws if raw]
         return [e for e in entries if name is None or e.name == name]
 
     async def get(self, job_id: str) -> DeadEntry | None:
-        raw = await self._redis.hget(keys.DEAD_ENTRIES, job_id)
+        raw: bytes | None = await self._redis.hget(keys.DEAD_ENTRIES, job_id)  # type: ignore[misc]
         return DeadEntry.from_json(raw) if raw else None
 
     async def delete(self, job_id: str) -> bool:
@@ -176,7 +177,7 @@ class DeadSet:
             done += await self.delete(job_id)
         return done
 
-    async def all_ids(self) -> list[str]:
+    async def all_ids(self) -> builtins.list[str]:
         return [raw.decode() for raw in await self._redis.zrevrange(keys.DEAD_INDEX, 0, -1)]
 
     @staticmethod

@@ -98,8 +98,9 @@ class Enqueuer:
         elif defer_s:
             due_ms = now_ms + int(defer_s * 1000)
         score = self._router.score(queue, now_ms, due_ms)
-        payload = dumps({"t": None, "f": name, "a": list(args), "k": dict(kwargs or {}), "et": now_ms,
-                         "q": queue})
+        payload = dumps(
+            {"t": None, "f": name, "a": list(args), "k": dict(kwargs or {}), "et": now_ms, "q": queue}
+        )
         ttl_ms = max(score - now_ms, 0) + PAYLOAD_EXTRA_TTL_MS
         added = await self._script(
             keys=[keys.JOB_PREFIX + job_id, keys.RESULT_PREFIX + job_id, self._router.lane_key(queue)],

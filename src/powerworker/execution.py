@@ -52,7 +52,12 @@ def _arq_function(spec: JobSpec, settings: Settings) -> Function:
 
 
 async def _run(
-    spec: JobSpec, retries: int, timeout_s: float, ctx: dict[str, Any], args: Sequence[Any], kwargs: dict[str, Any]
+    spec: JobSpec,
+    retries: int,
+    timeout_s: float,
+    ctx: dict[str, Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
 ) -> Any:
     runtime: Runtime = ctx["runtime"]
     job_id: str = ctx["job_id"]
@@ -63,14 +68,20 @@ async def _run(
     outcome = _Outcome(runtime, spec, job_id, job_try, queue, key, args, kwargs, ctx, log)
 
     if job_try > retries + 2:
-        return await outcome.final(WorkerLost(f"the worker died on each of the {job_try - 1} tries of this job"))
+        return await outcome.final(
+            WorkerLost(f"the worker died on each of the {job_try - 1} tries of this job")
+        )
 
     verdict = await runtime.tracker.start(key, job_id, spec.name, queue, job_try)
     if verdict.start in (Start.DISABLED, Start.TRIPPED):
         disabled = JobDisabled(key, verdict.reason, verdict.retry_in_s)
         if verdict.start is Start.TRIPPED:
-            log.error("job.runaway_loop_detected", job_key=key, starts_in_60s=verdict.recent,
-                      disabled_for_s=verdict.retry_in_s)
+            log.error(
+                "job.runaway_loop_detected",
+                job_key=key,
+                starts_in_60s=verdict.recent,
+                disabled_for_s=verdict.retry_in_s,
+            )
         else:
             log.warning("job.disabled", job_key=key, reason=verdict.reason, retry_in_s=verdict.retry_in_s)
         raise Retry(defer=verdict.retry_in_s) from disabled
@@ -104,8 +115,14 @@ async def _run(
             return await outcome.final(error)
         delay_s = retry_delay_s(job_try, error)
         await outcome.failed_try(error)
-        log.warning("job.retry", error=str(error), error_class=type(error).__name__, retry=job_try,
-                    retry_in_s=delay_s, duration_s=round(runtime.clock.monotonic() - started, 3))
+        log.warning(
+            "job.retry",
+            error=str(error),
+            error_class=type(error).__name__,
+            retry=job_try,
+            retry_in_s=delay_s,
+            duration_s=round(runtime.clock.monotonic() - started, 3),
+        )
         raise Retry(defer=delay_s) from error
     else:
         await runtime.tracker.succeeded(key, job_id, spec.name)
@@ -158,12 +175,27 @@ class _Outcome:
         async with self.runtime.redis.pipeline(transaction=False) as pipe:
             self.runtime.tracker.failed(pipe, self.key, self.job_id, self.spec.name, error)
             if keep:
-                await self.runtime.dead.add_to(pipe, dead_entry(self.runtime, self.job_id, self.spec.name, self.args,
-                                                          self.kwargs, self.queue, error, self.job_try, self.ctx))
+                await self.runtime.dead.add_to(
+                    pipe,
+                    dead_entry(
+                        self.runtime,
+                        self.job_id,
+                        self.spec.name,
+                        self.args,
+                        self.kwargs,
+                        self.queue,
+                        error,
+                        self.job_try,
+                        self.ctx,
+                    ),
+                )
             await pipe.execute()
         self.log.error(
-            "job.dead" if keep else "job.discarded", error=str(error), error_class=type(error).__name__,
-            permanent=is_permanent(error), exc_info=error,
+            "job.dead" if keep else "job.discarded",
+            error=str(error),
+            error_class=type(error).__name__,
+            permanent=is_permanent(error),
+            exc_info=error,
         )
         raise error
 
@@ -182,10 +214,18 @@ def dead_entry(
 ) -> DeadEntry:
     enqueued = ctx.get("enqueue_time")
     return DeadEntry(
-        job_id=job_id, name=name, args=list(args), kwargs=dict(kwargs), queue=queue,
-        error_class=type(error).__name__, message=str(error),
-        traceback="".join(traceback.format_exception(error)), tries=tries, failed_at=runtime.clock.time(),
-        enqueued_at=enqueued.timestamp() if enqueued else None, raw_payload=raw_payload,
+        job_id=job_id,
+        name=name,
+        args=list(args),
+        kwargs=dict(kwargs),
+        queue=queue,
+        error_class=type(error).__name__,
+        message=str(error),
+        traceback="".join(traceback.format_exception(error)),
+        tries=tries,
+        failed_at=runtime.clock.time(),
+        enqueued_at=enqueued.timestamp() if enqueued else None,
+        raw_payload=raw_payload,
     )
 
 
@@ -196,21 +236,37 @@ def internal_functions() -> list[Function]:
         runtime: Runtime = ctx["runtime"]
         error = MalformedPayload(problem)
         log = bound_logger(ctx["job_id"], MALFORMED_JOB, ctx["job_try"], "unknown")
-        await runtime.dead.add(dead_entry(runtime, ctx["job_id"], MALFORMED_JOB, [], {}, "unknown", error,
-                                          ctx["job_try"], ctx, raw_payload=raw))
+        await runtime.dead.add(
+            dead_entry(
+                runtime,
+                ctx["job_id"],
+                MALFORMED_JOB,
+                [],
+                {},
+                "unknown",
+                error,
+                ctx["job_try"],
+                ctx,
+                raw_payload=raw,
+            )
+        )
         log.error("job.malformed_payload", error=problem, payload_preview=raw[:200])
         raise error
 
-    async def unknown(ctx: dict[str, Any], name: str, args: list[Any], kwargs: dict[str, Any],
-                      **meta: Any) -> None:
+    async def unknown(
+        ctx: dict[str, Any], name: str, args: list[Any], kwargs: dict[str, Any], **meta: Any
+    ) -> None:
         runtime: Runtime = ctx["runtime"]
         queue = meta.get(QUEUE_KWARG) or "default"
         error = UnknownJob(name)
         log = bound_logger(ctx["job_id"], name, ctx["job_try"], queue)
-        await runtime.dead.add(dead_entry(runtime, ctx["job_id"], name, args, kwargs, queue, error,
-                                          ctx["job_try"], ctx))
+        await runtime.dead.add(
+            dead_entry(runtime, ctx["job_id"], name, args, kwargs, queue, error, ctx["job_try"], ctx)
+        )
         log.error("job.unknown", error=str(error))
         raise error
 
-    return [Function(MALFORMED_JOB, malformed, 30.0, None, None, 3),
-            Function(UNKNOWN_JOB, unknown, 30.0, None, None, 3)]
+    return [
+        Function(MALFORMED_JOB, malformed, 30.0, None, None, 3),
+        Function(UNKNOWN_JOB, unknown, 30.0, None, None, 3),
+    ]

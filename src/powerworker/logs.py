@@ -21,7 +21,9 @@ class _DropArqJobLines(logging.Filter):
     """arq logs every start and finish as `%6.2fs → ...`; the base layer's job.* events replace them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "arq.worker" and isinstance(record.msg, str) and record.msg.startswith("%6.2fs"))
+        return not (
+            record.name == "arq.worker" and isinstance(record.msg, str) and record.msg.startswith("%6.2fs")
+        )
 
 
 def configure_logging(settings: Settings, *, stream: Any = None) -> None:
@@ -56,7 +58,11 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exc_processors, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *exc_processors,
+                renderer,
+            ],
         )
     )
     handler.addFilter(_DropArqJobLines())

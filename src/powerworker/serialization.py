@@ -91,11 +91,21 @@ def make_job_deserializer(known_jobs: Container[str]) -> Callable[[bytes], dict[
             return _malformed(raw, "field 'q' (queue) must be a string")
         job_try = data.get("t")
         if name not in known_jobs:
-            return {"f": UNKNOWN_JOB, "a": [name, args, kwargs], "k": {QUEUE_KWARG: queue}, "t": None,
-                    "et": enqueued_ms}
+            return {
+                "f": UNKNOWN_JOB,
+                "a": [name, args, kwargs],
+                "k": {QUEUE_KWARG: queue},
+                "t": None,
+                "et": enqueued_ms,
+            }
         if queue is not None:
             kwargs = {**kwargs, QUEUE_KWARG: queue}
-        return {"f": name, "a": args, "k": kwargs, "t": job_try if isinstance(job_try, int) else None,
-                "et": enqueued_ms}
+        return {
+            "f": name,
+            "a": args,
+            "k": kwargs,
+            "t": job_try if isinstance(job_try, int) else None,
+            "et": enqueued_ms,
+        }
 
     return deserialize

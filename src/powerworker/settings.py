@@ -51,7 +51,10 @@ class Settings(BaseSettings):
     )
     job_timeout_s: float = Field(300, gt=0, validation_alias=AliasChoices("JOB_TIMEOUT_S", "job_timeout_s"))
     default_retries: int = Field(
-        3, ge=0, le=25, validation_alias=AliasChoices("MAX_RETRY_ATTEMPTS", "DEFAULT_RETRIES", "default_retries")
+        3,
+        ge=0,
+        le=25,
+        validation_alias=AliasChoices("MAX_RETRY_ATTEMPTS", "DEFAULT_RETRIES", "default_retries"),
     )
     lease_s: float = Field(30, ge=3, le=30, validation_alias=AliasChoices("JOB_LEASE_S", "lease_s"))
     shutdown_grace_s: float = Field(
@@ -92,7 +95,9 @@ class Settings(BaseSettings):
 
     # -- schedule and dashboard ------------------------------------------------------------------------------
     cron_timezone: str = Field("UTC", validation_alias=AliasChoices("CRON_TIMEZONE", "cron_timezone"))
-    web_host: str = Field("127.0.0.1", validation_alias=AliasChoices("WEB_HOST", "SIDEKIQ_WEB_HOST", "web_host"))
+    web_host: str = Field(
+        "127.0.0.1", validation_alias=AliasChoices("WEB_HOST", "SIDEKIQ_WEB_HOST", "web_host")
+    )
     web_port: int = Field(4567, validation_alias=AliasChoices("WEB_PORT", "SIDEKIQ_WEB_PORT", "web_port"))
 
     @field_validator("worker_env", mode="before")

@@ -153,8 +153,20 @@ class Tracker:
                 self._running_key,
                 keys.RETRY_PREFIX + job_id,
             ],
-            args=[repr(now), RECENT_WINDOW_S, TOTAL_WINDOW_S, TRIP_AT_RECENT, SLOW_AT_TOTAL, DISABLE_S,
-                  EXECUTIONS_KEPT, EXECUTIONS_TTL_S, self._lease_ms, job_id, running, RUNNING_TTL_S],
+            args=[
+                repr(now),
+                RECENT_WINDOW_S,
+                TOTAL_WINDOW_S,
+                TRIP_AT_RECENT,
+                SLOW_AT_TOTAL,
+                DISABLE_S,
+                EXECUTIONS_KEPT,
+                EXECUTIONS_TTL_S,
+                self._lease_ms,
+                job_id,
+                running,
+                RUNNING_TTL_S,
+            ],
         )
         reason_s = reason.decode() if isinstance(reason, bytes) else str(reason)
         return StartVerdict(Start(int(status)), int(recent), int(total), float(max(int(ttl), 1)), reason_s)
@@ -172,8 +184,12 @@ class Tracker:
         now = self._clock.time()
         failures = keys.job_failures(key)
         minute = keys.stats_minute(now)
-        entry = {"timestamp": now, "error_class": type(error).__name__, "error_message": str(error),
-                 "job_class": name}
+        entry = {
+            "timestamp": now,
+            "error_class": type(error).__name__,
+            "error_message": str(error),
+            "job_class": name,
+        }
         pipe.lpush(failures, dumps(entry))
         pipe.ltrim(failures, 0, FAILURES_KEPT - 1)
         pipe.expire(failures, FAILURES_TTL_S)
@@ -191,8 +207,14 @@ async def record_metric(
     redis: Redis, clock: Clock, *, kind: str, name: str, value: float, tags: Mapping[str, Any], job_class: str
 ) -> None:
     """Append one metric point to `job_metrics:<name>` (1,000 kept, 24 h). Redis errors are logged, not raised."""
-    point = {"type": kind, "name": name, "value": value, "tags": dict(tags), "job_class": job_class,
-             "timestamp": clock.time()}
+    point = {
+        "type": kind,
+        "name": name,
+        "value": value,
+        "tags": dict(tags),
+        "job_class": job_class,
+        "timestamp": clock.time(),
+    }
     key = keys.job_metrics(name)
     log.info("metric", metric_type=kind, metric=name, value=value, tags=dict(tags))
     try:

@@ -46,17 +46,30 @@ def router_for(settings: Settings) -> QueueRouter:
     return QueueRouter(priority_step_ms=int(settings.priority_step_s * 1000), lanes=settings.lanes)
 
 
-def build_runtime(settings: Settings, redis: Any, clock: Clock = system_clock,
-                  specs: Mapping[str, JobSpec] | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings, redis: Any, clock: Clock = system_clock, specs: Mapping[str, JobSpec] | None = None
+) -> Runtime:
     """The per-process resources (without the HTTP layer)."""
     specs = load_jobs() if specs is None else specs
     enqueuer = Enqueuer(redis, router_for(settings), {n: s.queue for n, s in specs.items()}, clock=clock)
-    dead = DeadSet(redis, retention_s=settings.dead_retention_s, max_jobs=settings.dead_max_jobs,
-                   enqueuer=enqueuer, clock=clock)
+    dead = DeadSet(
+        redis,
+        retention_s=settings.dead_retention_s,
+        max_jobs=settings.dead_max_jobs,
+        enqueuer=enqueuer,
+        clock=clock,
+    )
     instance_id = new_instance_id()
     tracker = Tracker(redis, clock, instance_id, lease_ms=int(settings.lease_s * 1000))
-    return Runtime(settings=settings, clock=clock, redis=redis, instance_id=instance_id, tracker=tracker,
-                   dead=dead, enqueuer=enqueuer)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        redis=redis,
+        instance_id=instance_id,
+        tracker=tracker,
+        dead=dead,
+        enqueuer=enqueuer,
+    )
 
 
 async def on_startup(ctx: dict[str, Any]) -> None:
@@ -67,10 +80,17 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     ctx[RUNTIME] = runtime
     await _start_http(runtime)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_heartbeat(runtime, settings.worker_lane, stop), name="powerworker-heartbeat")
+    task = asyncio.create_task(
+        run_heartbeat(runtime, settings.worker_lane, stop), name="powerworker-heartbeat"
+    )
     ctx[_HEARTBEAT] = (stop, task)
-    log.info("worker.started", instance=runtime.instance_id, lane=settings.worker_lane,
-             concurrency=settings.worker_concurrency, env=settings.worker_env)
+    log.info(
+        "worker.started",
+        instance=runtime.instance_id,
+        lane=settings.worker_lane,
+        concurrency=settings.worker_concurrency,
+        env=settings.worker_env,
+    )
 
 
 async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -93,19 +113,23 @@ async def _start_http(runtime: Runtime) -> None:
         from powerworker.api import build_clients, create_session
     except ImportError:
         return
-    session = create_session(runtime.settings)
-    runtime.api = build_clients(session, runtime.settings, redis=runtime.redis, clock=runtime.clock,
-                                instance_id=runtime.instance_id)
+    settings = runtime.settings
+    if not settings.worker_id and settings.relaxed:  # development: a stand-in identity for the JWT
+        settings = settings.model_copy(update={"worker_id": f"development-{runtime.instance_id}"})
+    session = create_session(settings)
+    runtime.api = build_clients(session, settings, redis=runtime.redis, clock=runtime.clock)
 
 
 async def _stop_http(runtime: Runtime) -> None:
     if runtime.api is not None:
         await runtime.api.close()
+        await runtime.api.session.close()
         runtime.api = None
 
 
-def build_worker_settings(settings: Settings | None = None, *, clock: Clock | None = None,
-                          configure_logs: bool = True) -> type:
+def build_worker_settings(
+    settings: Settings | None = None, *, clock: Clock | None = None, configure_logs: bool = True
+) -> type:
     """The arq `WorkerSettings` class for `settings` (read from the environment when not given).
 
     Raises:

@@ -30,7 +30,8 @@ async def test_success_result_and_markers(harness: Harness, redis: Redis) -> Non
         job_id = await h.enqueue("Test::EmailLike", ["3f2a-77"])
         await h.drain()
         result = await h.result(job_id)
-    assert result.success and result.result == "3f2a-77"
+    assert result.success
+    assert result.result == "3f2a-77"
     assert await redis.exists(keys.job_success("Test::EmailLike:3f2a-77"))
     assert await redis.llen(keys.job_executions("Test::EmailLike:3f2a-77")) == 1
     assert await redis.hget(keys.STATS_JOBS, "Test::EmailLike|processed") == b"1"
@@ -44,8 +45,11 @@ async def test_every_log_line_in_a_job_is_bound(harness: Harness) -> None:
             job_id = await h.enqueue("Test::EmailLike", ["abc"])
             await h.drain()
     done = next(entry for entry in logs if entry["event"] == "job.completed")
-    assert done["job_id"] == job_id and done["job"] == "Test::EmailLike"
-    assert done["job_try"] == 1 and done["queue"] == "email" and "duration_s" in done
+    assert done["job_id"] == job_id
+    assert done["job"] == "Test::EmailLike"
+    assert done["job_try"] == 1
+    assert done["queue"] == "email"
+    assert "duration_s" in done
 
 
 async def test_api_error_backoff_ladder_then_dead(harness: Harness, redis: Redis) -> None:
@@ -62,8 +66,10 @@ async def test_api_error_backoff_ladder_then_dead(harness: Harness, redis: Redis
     assert [round(d) for d in delays] == [30, 60, 180]
     assert entry is not None
     assert (entry.name, entry.args, entry.tries, entry.queue) == ("Test::ApiFailJob", [503], 4, "default")
-    assert entry.error_class == "ApiError" and entry.message == "backend said no"
-    assert "Traceback" in entry.traceback and "api_fail" in entry.traceback
+    assert entry.error_class == "ApiError"
+    assert entry.message == "backend said no"
+    assert "Traceback" in entry.traceback
+    assert "api_fail" in entry.traceback
     assert await redis.llen(keys.job_failures("Test::ApiFailJob:" + "12345"[:0] + _hash([503]))) == 4
 
 
@@ -85,8 +91,11 @@ async def test_generic_backoff_and_retry_count(harness: Harness) -> None:
         await h.make_due(job_id)
         await h.drain()
         entry = await h.runtime.dead.get(job_id)
-    assert 15 <= first <= 75 and 30 <= second <= 119
-    assert entry is not None and entry.tries == 3 and entry.message == "boom"
+    assert 15 <= first <= 75
+    assert 30 <= second <= 119
+    assert entry is not None
+    assert entry.tries == 3
+    assert entry.message == "boom"
 
 
 async def test_flaky_job_succeeds_on_a_retry(harness: Harness) -> None:
@@ -108,7 +117,8 @@ async def test_permanent_api_errors_go_straight_to_dead(harness: Harness, status
         await h.drain()
         entry = await h.runtime.dead.get(job_id)
         assert await h.score(job_id) is None
-    assert entry is not None and entry.tries == 1
+    assert entry is not None
+    assert entry.tries == 1
 
 
 @pytest.mark.parametrize("status", [408, 429])
@@ -149,22 +159,29 @@ async def test_invalid_arguments_fail_permanently_naming_the_field(harness: Harn
         type_entry = await h.runtime.dead.get(bad_type)
         arity_entry = await h.runtime.dead.get(bad_arity)
         assert (await h.result(good)).result == "abab"
-    assert type_entry is not None and type_entry.error_class == "InvalidArguments"
-    assert "count" in type_entry.message and type_entry.tries == 1
-    assert arity_entry is not None and "too many positional arguments" in arity_entry.message
+    assert type_entry is not None
+    assert type_entry.error_class == "InvalidArguments"
+    assert "count" in type_entry.message
+    assert type_entry.tries == 1
+    assert arity_entry is not None
+    assert "too many positional arguments" in arity_entry.message
 
 
 async def test_args_model(harness: Harness) -> None:
     """A job with a pydantic model takes a hash, keywords or positionals; bad input names the field."""
     async with harness() as h:
         as_hash = await h.enqueue("Test::ModelJob", [{"email_id": "e1", "recipients": ["a", "b"]}])
-        as_kwargs = await h.enqueue("Test::ModelJob", [], {"email_id": "e2", "recipients": [], "priority": "3"})
+        as_kwargs = await h.enqueue(
+            "Test::ModelJob", [], {"email_id": "e2", "recipients": [], "priority": "3"}
+        )
         bad = await h.enqueue("Test::ModelJob", [{"email_id": "", "recipients": "nope"}])
         await h.drain()
         assert (await h.result(as_hash)).result == {"email_id": "e1", "count": 2, "priority": 0}
         assert (await h.result(as_kwargs)).result == {"email_id": "e2", "count": 0, "priority": 3}
         entry = await h.runtime.dead.get(bad)
-    assert entry is not None and "email_id" in entry.message and "recipients" in entry.message
+    assert entry is not None
+    assert "email_id" in entry.message
+    assert "recipients" in entry.message
 
 
 async def test_job_requested_retry_then_exhausted(harness: Harness) -> None:
@@ -177,7 +194,9 @@ async def test_job_requested_retry_then_exhausted(harness: Harness) -> None:
             await h.make_due(job_id)
         await h.drain()
         entry = await h.runtime.dead.get(job_id)
-    assert entry is not None and entry.error_class == "Retry" and entry.tries == 3
+    assert entry is not None
+    assert entry.error_class == "Retry"
+    assert entry.tries == 3
 
 
 async def test_timeout_becomes_a_retryable_job_timeout(harness: Harness) -> None:
@@ -189,7 +208,9 @@ async def test_timeout_becomes_a_retryable_job_timeout(harness: Harness) -> None
         await h.make_due(job_id)
         await h.drain()
         entry = await h.runtime.dead.get(job_id)
-    assert entry is not None and entry.error_class == "JobTimeout" and "timeout" in entry.message
+    assert entry is not None
+    assert entry.error_class == "JobTimeout"
+    assert "timeout" in entry.message
 
 
 async def test_runaway_job_waits_instead_of_burning_retries(harness: Harness, redis: Redis) -> None:
@@ -209,7 +230,8 @@ async def test_runaway_job_waits_instead_of_burning_retries(harness: Harness, re
         await h.drain()
         result = await h.result(waiting)
         assert await h.runtime.dead.size() == 0
-    assert result.success and result.job_try == 1
+    assert result.success
+    assert result.job_try == 1
 
 
 async def test_high_frequency_job_is_slowed_not_refused(harness: Harness, redis: Redis) -> None:
@@ -231,7 +253,9 @@ async def test_worker_lost_on_every_try_goes_dead(harness: Harness, redis: Redis
         await redis.set(keys.RETRY_PREFIX + job_id, 4)  # four starts that never concluded
         await h.drain()
         entry = await h.runtime.dead.get(job_id)
-    assert entry is not None and entry.error_class == "WorkerLost" and entry.tries == 5
+    assert entry is not None
+    assert entry.error_class == "WorkerLost"
+    assert entry.tries == 5
 
 
 async def test_metrics_and_idempotency_helpers(harness: Harness, redis: Redis) -> None:
@@ -241,7 +265,9 @@ async def test_metrics_and_idempotency_helpers(harness: Harness, redis: Redis) -
         await h.drain()
         assert (await h.result(job_id)).result is True
     point = json.loads(await redis.lindex(keys.job_metrics("emails_sent"), 0))
-    assert point["type"] == "counter" and point["value"] == 1 and point["tags"] == {"provider": "smtp"}
+    assert point["type"] == "counter"
+    assert point["value"] == 1
+    assert point["tags"] == {"provider": "smtp"}
     assert point["job_class"] == "Test::MetricsJob"
     assert await redis.exists(keys.job_metrics("render_ms"), keys.job_metrics("cleanup_deleted")) == 2
     assert 86_390 <= await redis.ttl(keys.job_metrics("emails_sent")) <= 86_400
@@ -254,9 +280,11 @@ async def test_tracking_costs_two_round_trips(harness: Harness, redis: Redis) ->
         await h.enqueue("Diagnostics::NoopJob")
         pool = h.worker.pool if h.worker else None
         assert pool is not None
-        before = (await redis.info("commandstats"))
+        before = await redis.info("commandstats")
         await h.drain()
-        after = (await redis.info("commandstats"))
+        after = await redis.info("commandstats")
+
     def calls(stats: dict[str, Any], name: str) -> int:
         return int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+
     assert calls(after, "evalsha") - calls(before, "evalsha") == 2

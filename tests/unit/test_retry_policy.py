@@ -15,8 +15,9 @@ def test_api_error_ladder(count: int, expected: int) -> None:
     assert retry_delay_s(count, ApiError("x", 503)) == expected
 
 
-@pytest.mark.parametrize(("count", "rand", "expected"), [(1, 0, 16), (1, 29, 74), (2, 0, 31), (2, 29, 118),
-                                                          (3, 10, 136)])
+@pytest.mark.parametrize(
+    ("count", "rand", "expected"), [(1, 0, 16), (1, 29, 74), (2, 0, 31), (2, 29, 118), (3, 10, 136)]
+)
 def test_generic_ladder(count: int, rand: int, expected: int) -> None:
     """Other errors wait count^4 + 15 + rand(0..29) * (count + 1) s."""
     assert retry_delay_s(count, RuntimeError(), randint=lambda lo, hi: rand) == expected
@@ -37,10 +38,18 @@ def test_generic_ladder_uses_the_documented_random_range() -> None:
 @pytest.mark.parametrize(
     ("error", "permanent"),
     [
-        (ApiError("bad", 400), True), (ApiError("auth", 401), True), (ApiError("gone", 404), True),
-        (ApiError("invalid", 422), True), (ApiError("slow", 408), False), (ApiError("busy", 429), False),
-        (ApiError("down", 503), False), (ApiError("unknown", None), False), (CircuitOpenError("b", None), False),
-        (InvalidArguments("x"), True), (UnknownJob("X"), True), (RuntimeError("x"), False),
+        (ApiError("bad", 400), True),
+        (ApiError("auth", 401), True),
+        (ApiError("gone", 404), True),
+        (ApiError("invalid", 422), True),
+        (ApiError("slow", 408), False),
+        (ApiError("busy", 429), False),
+        (ApiError("down", 503), False),
+        (ApiError("unknown", None), False),
+        (CircuitOpenError("b", None), False),
+        (InvalidArguments("x"), True),
+        (UnknownJob("X"), True),
+        (RuntimeError("x"), False),
     ],
 )
 def test_permanent_classification(error: BaseException, permanent: bool) -> None:
@@ -75,7 +84,8 @@ async def test_with_api_retry_does_not_retry_others(clock: FakeClock, status: in
 
     with pytest.raises(ApiError):
         await with_api_retry(call, clock=clock)
-    assert calls == 1 and clock.sleeps == []
+    assert calls == 1
+    assert clock.sleeps == []
 
 
 async def test_with_api_retry_gives_up_after_max_attempts(clock: FakeClock) -> None:

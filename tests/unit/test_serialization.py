@@ -15,8 +15,13 @@ deserialize = make_job_deserializer({"Known::Job"})
 def test_valid_payload_round_trips() -> None:
     """A valid payload comes out as arq's dict, with the logical queue in the reserved keyword."""
     raw = dumps({"f": "Known::Job", "a": [1, "x"], "k": {"y": 2}, "et": 5, "t": None, "q": "email"}).encode()
-    assert deserialize(raw) == {"f": "Known::Job", "a": [1, "x"], "k": {"y": 2, QUEUE_KWARG: "email"}, "t": None,
-                                "et": 5}
+    assert deserialize(raw) == {
+        "f": "Known::Job",
+        "a": [1, "x"],
+        "k": {"y": 2, QUEUE_KWARG: "email"},
+        "t": None,
+        "et": 5,
+    }
 
 
 @pytest.mark.parametrize(
@@ -43,8 +48,13 @@ def test_malformed_payloads_become_the_malformed_job(raw: bytes, problem: str) -
 def test_unknown_name_becomes_the_unknown_job() -> None:
     """A payload naming no registered job keeps its name, args and kwargs for the dead set."""
     raw = b'{"f": "Gone::Job", "a": [1], "k": {"z": 1}, "et": 1, "q": "mcp"}'
-    assert deserialize(raw) == {"f": UNKNOWN_JOB, "a": ["Gone::Job", [1], {"z": 1}], "k": {QUEUE_KWARG: "mcp"},
-                                "t": None, "et": 1}
+    assert deserialize(raw) == {
+        "f": UNKNOWN_JOB,
+        "a": ["Gone::Job", [1], {"z": 1}],
+        "k": {QUEUE_KWARG: "mcp"},
+        "t": None,
+        "et": 1,
+    }
 
 
 def test_results_pass_through() -> None:
@@ -55,6 +65,12 @@ def test_results_pass_through() -> None:
 
 def test_dumps_handles_non_json_values() -> None:
     """Exceptions, datetimes, sets and bytes get a JSON form instead of breaking the result write."""
-    out = json.loads(dumps({"e": ValueError("bad"), "d": datetime(2026, 1, 2, tzinfo=UTC), "s": {1}, "b": b"hi"}))
-    assert out == {"e": {"error_class": "ValueError", "message": "bad"}, "d": "2026-01-02T00:00:00+00:00",
-                   "s": [1], "b": "hi"}
+    out = json.loads(
+        dumps({"e": ValueError("bad"), "d": datetime(2026, 1, 2, tzinfo=UTC), "s": {1}, "b": b"hi"})
+    )
+    assert out == {
+        "e": {"error_class": "ValueError", "message": "bad"},
+        "d": "2026-01-02T00:00:00+00:00",
+        "s": [1],
+        "b": "hi",
+    }

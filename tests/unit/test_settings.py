@@ -16,7 +16,9 @@ def test_defaults_match_the_original(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.worker_env, s.redis_url, s.worker_concurrency) == ("development", "redis://localhost:6379/1", 5)
     assert (s.backend_api_url, s.job_timeout_s, s.default_retries) == ("http://localhost:3000", 300, 3)
     assert (s.dead_retention_s, s.dead_max_jobs) == (14 * 86_400, 10_000)
-    assert s.poll_delay_s <= 0.05 and s.health_check_interval_s <= 30 and s.lease_s <= 30
+    assert s.poll_delay_s <= 0.05
+    assert s.health_check_interval_s <= 30
+    assert s.lease_s <= 30
     assert (s.jwt_issuer, s.jwt_audience) == ("powernode-platform", "powernode-api")
 
 
@@ -36,12 +38,24 @@ def test_environment_variables_and_alias(monkeypatch: pytest.MonkeyPatch) -> Non
     [
         ({"WORKER_ENV": "production", "JWT_SECRET_KEY": "s" * 40}, "WORKER_ID"),
         ({"WORKER_ENV": "staging", "WORKER_ID": "w-1"}, "WORKER_SERVICE_TOKEN"),
-        ({"WORKER_ENV": "production", "WORKER_ID": "w-1", "WORKER_SERVICE_TOKEN": "short"}, "WORKER_SERVICE_TOKEN"),
-        ({"WORKER_ENV": "production", "WORKER_ID": "w", "JWT_SECRET_KEY": "s" * 40, "QUEUE_LANES": "email"},
-         "QUEUE_LANES"),
+        (
+            {"WORKER_ENV": "production", "WORKER_ID": "w-1", "WORKER_SERVICE_TOKEN": "short"},
+            "WORKER_SERVICE_TOKEN",
+        ),
+        (
+            {
+                "WORKER_ENV": "production",
+                "WORKER_ID": "w",
+                "JWT_SECRET_KEY": "s" * 40,
+                "QUEUE_LANES": "email",
+            },
+            "QUEUE_LANES",
+        ),
     ],
 )
-def test_start_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str) -> None:
+def test_start_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str
+) -> None:
     """Outside development a missing identity, a missing or short secret, or bad lanes stop the start."""
     for key in ("WORKER_ID", "JWT_SECRET_KEY", "WORKER_SERVICE_TOKEN", "QUEUE_LANES"):
         monkeypatch.delenv(key, raising=False)

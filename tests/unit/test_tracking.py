@@ -57,12 +57,22 @@ async def test_sixth_start_within_a_minute_trips(redis: Redis, clock: FakeClock)
         assert await _start(tracker) == [Start.RUN]
         clock.advance(10)
     verdict = await tracker.start("J:k", "job-x", "J", "default", 1)
-    assert verdict.start is Start.TRIPPED and verdict.recent == 5 and verdict.retry_in_s == 300
+    assert verdict.start is Start.TRIPPED
+    assert verdict.recent == 5
+    assert verdict.retry_in_s == 300
     assert await redis.get(keys.job_disabled("J:k")) == b"runaway_loop_detected"
     assert 295 <= await redis.ttl(keys.job_disabled("J:k")) <= 300
     assert await redis.llen(keys.job_executions("J:k")) == 5
     again = await tracker.start("J:k", "job-y", "J", "default", 1)
-    assert again.start is Start.DISABLED and again.reason == "runaway_loop_detected" and again.retry_in_s > 290
+    assert (
+        again.start is Start.DISABLED
+    )
+    assert (
+        again.reason == "runaway_loop_detected"
+    )
+    assert (
+        again.retry_in_s > 290
+    )
 
 
 async def test_runaway_recovery(redis: Redis, clock: FakeClock) -> None:
@@ -81,8 +91,10 @@ async def test_spaced_starts_never_trip_but_slow_down(redis: Redis, clock: FakeC
     for _ in range(25):
         outcomes.extend(await _start(tracker))
         clock.advance(13)
-    assert Start.TRIPPED not in outcomes and Start.DISABLED not in outcomes
-    assert outcomes[:15] == [Start.RUN] * 15 and set(outcomes[15:]) == {Start.SLOW}
+    assert Start.TRIPPED not in outcomes
+    assert Start.DISABLED not in outcomes
+    assert outcomes[:15] == [Start.RUN] * 15
+    assert set(outcomes[15:]) == {Start.SLOW}
     assert await redis.llen(keys.job_executions("J:k")) == 21
     assert 355 <= await redis.ttl(keys.job_executions("J:k")) <= 360
 
@@ -94,7 +106,9 @@ async def test_start_takes_lease_and_lists_running(redis: Redis, clock: FakeCloc
     await tracker.start("J:k", "job-1", "J", "email", 2)
     assert 29_000 <= await redis.pttl(keys.IN_PROGRESS_PREFIX + "job-1") <= 30_000
     running = json.loads(await redis.hget(keys.running("w1"), "job-1"))
-    assert running["name"] == "J" and running["queue"] == "email" and running["try"] == 2
+    assert running["name"] == "J"
+    assert running["queue"] == "email"
+    assert running["try"] == 2
 
 
 async def test_disabled_start_gives_the_try_back(redis: Redis, clock: FakeClock) -> None:
@@ -124,9 +138,14 @@ async def test_success_and_failure_markers(redis: Redis, clock: FakeClock) -> No
             tracker.failed(pipe, "J:k", f"job-{i}", "J", ValueError(f"bad {i}"))
             await pipe.execute()
     failures = [json.loads(x) for x in await redis.lrange(keys.job_failures("J:k"), 0, -1)]
-    assert len(failures) == 10 and failures[0]["error_message"] == "bad 11"
-    assert failures[0] == {"timestamp": clock.time(), "error_class": "ValueError", "error_message": "bad 11",
-                           "job_class": "J"}
+    assert len(failures) == 10
+    assert failures[0]["error_message"] == "bad 11"
+    assert failures[0] == {
+        "timestamp": clock.time(),
+        "error_class": "ValueError",
+        "error_message": "bad 11",
+        "job_class": "J",
+    }
     assert 3590 <= await redis.ttl(keys.job_failures("J:k")) <= 3600
     assert await redis.hgetall(keys.stats_minute(clock.time())) == {b"processed": b"1", b"failed": b"12"}
     assert await redis.hget(keys.STATS_JOBS, "J|failed") == b"12"

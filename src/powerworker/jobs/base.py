@@ -53,7 +53,9 @@ class ArgumentBinder:
     args_model: type[BaseModel] | None  # the job takes one model instance built from its arguments
 
     @classmethod
-    def for_function(cls, name: str, fn: Callable[..., Any], args_model: type[BaseModel] | None) -> ArgumentBinder:
+    def for_function(
+        cls, name: str, fn: Callable[..., Any], args_model: type[BaseModel] | None
+    ) -> ArgumentBinder:
         signature = inspect.signature(fn)
         params = list(signature.parameters.values())[1:]  # drop ctx
         signature = signature.replace(parameters=params)
@@ -178,10 +180,18 @@ def job(
             raise TypeError(f"{name}: a job must be an async function")
         existing = REGISTRY.get(name)
         if existing is not None and existing.fn is not fn:
-            raise ValueError(f"job name {name!r} is registered twice ({existing.fn.__qualname__}, {fn.__qualname__})")
+            raise ValueError(
+                f"job name {name!r} is registered twice ({existing.fn.__qualname__}, {fn.__qualname__})"
+            )
         REGISTRY[name] = JobSpec(
-            name=name, fn=fn, queue=queue, retries=retries, dead=dead, timeout_s=timeout_s,
-            keep_result_s=keep_result_s, binder=ArgumentBinder.for_function(name, fn, args_model),
+            name=name,
+            fn=fn,
+            queue=queue,
+            retries=retries,
+            dead=dead,
+            timeout_s=timeout_s,
+            keep_result_s=keep_result_s,
+            binder=ArgumentBinder.for_function(name, fn, args_model),
             internal=internal,
         )
         return fn

@@ -37,11 +37,19 @@ async def heartbeat_once(runtime: Runtime, lane: str, started_at: float) -> None
         pipe.expire(runtime.tracker.running_key, RUNNING_TTL_S)
         pipe.zadd(keys.WORKERS, {runtime.instance_id: now})
         pipe.zremrangebyscore(keys.WORKERS, "-inf", now - RUNNING_TTL_S)
-        pipe.hset(info, mapping={
-            "host": socket.gethostname(), "pid": os.getpid(), "lane": lane,
-            "concurrency": settings.worker_concurrency, "started_at": started_at, "beat_at": now,
-            "running": len(runtime.running), "worker_id": settings.worker_id,
-        })
+        pipe.hset(
+            info,
+            mapping={
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "lane": lane,
+                "concurrency": settings.worker_concurrency,
+                "started_at": started_at,
+                "beat_at": now,
+                "running": len(runtime.running),
+                "worker_id": settings.worker_id,
+            },
+        )
         pipe.expire(info, RUNNING_TTL_S)
         await pipe.execute()
 

@@ -25,7 +25,9 @@ API_BACKOFF_S = (30, 60, 180)
 API_BACKOFF_AFTER_S = 300
 
 
-def retry_delay_s(count: int, error: BaseException, randint: Callable[[int, int], int] = random.randint) -> float:
+def retry_delay_s(
+    count: int, error: BaseException, randint: Callable[[int, int], int] = random.randint
+) -> float:
     """Seconds to wait before retry number `count` (1-based) of a job that failed with `error`.
 
     API errors: 30, 60, 180, then 300 s. Other errors: count^4 + 15 + rand(0..29) * (count + 1) s.
@@ -59,8 +61,12 @@ async def with_api_retry(
                 raise
             delay = 2.0**attempt
             log.warning(
-                "api.retry", attempt=attempt, max_attempts=max_attempts, status=exc.status,
-                error=exc.message, retry_in_s=delay,
+                "api.retry",
+                attempt=attempt,
+                max_attempts=max_attempts,
+                status=exc.status,
+                error=exc.message,
+                retry_in_s=delay,
             )
             await clock.sleep(delay)
             attempt += 1

@@ -68,11 +68,23 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class Reply:
-    """A full reply from a route handler, for when an envelope with `data` is not what the test needs."""
+    """A full reply, for when an envelope with `data` is not what the test needs.
+
+    `body` is sent as JSON; give `raw` (with its `content_type`) to send bytes instead.
+    """
 
     status: int = 200
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    content_type: str = "application/octet-stream"
+
+    def response(self) -> web.Response:
+        if self.raw is not None:
+            return web.Response(
+                body=self.raw, status=self.status, headers=self.headers, content_type=self.content_type
+            )
+        return web.json_response(self.body, status=self.status, headers=self.headers)
 
 
 @dataclass
@@ -403,7 +415,7 @@ class FakeBackend:
             if inspect.isawaitable(result):
                 result = await result
             reply = result if isinstance(result, Reply) else Reply(200, {"success": True, "data": result})
-            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+            return reply.response()
         if self.strict:
             message = f"No route for {recorded.method} {recorded.path}"
             return web.json_response(_envelope_error(message), status=404)

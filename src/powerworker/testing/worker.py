@@ -43,7 +43,9 @@ class WorkerHarness:
     async def __aenter__(self) -> WorkerHarness:
         worker = create_worker(self.settings_cls, **self._overrides)
         worker._pool = await create_pool(
-            worker.redis_settings, job_serializer=serialize, job_deserializer=worker.job_deserializer,
+            worker.redis_settings,
+            job_serializer=serialize,
+            job_deserializer=worker.job_deserializer,
             default_queue_name=worker.queue_name,
         )
         worker.ctx["redis"] = worker.pool
@@ -68,8 +70,13 @@ class WorkerHarness:
     def enqueuer(self) -> Enqueuer:
         return self.runtime.enqueuer
 
-    async def enqueue(self, name: str, args: list[Any] | tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
-                      **options: Any) -> str:
+    async def enqueue(
+        self,
+        name: str,
+        args: list[Any] | tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> str:
         job_id = await self.enqueuer.enqueue(name, args, kwargs, **options)
         assert job_id is not None, "duplicate job id"
         return job_id

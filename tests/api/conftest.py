@@ -1,0 +1,43 @@
+"""Fixtures of the API tests: a fake Powernode backend, a session, and the clients pointed at the backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from powerworker.api import ApiClients, build_clients
+from powerworker.settings import Settings
+from powerworker.testing import FakeClock
+from powerworker.testing.fake_backend import FakeBackend
+
+
+@pytest.fixture
+async def backend(settings: Settings, clock: FakeClock) -> AsyncIterator[FakeBackend]:
+    """A fake Powernode server that accepts the test worker's JWTs, on the test's clock."""
+    async with FakeBackend.for_settings(settings, clock=clock) as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One client session, closed after the test."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+def api_settings(settings: Settings, backend: FakeBackend) -> Settings:
+    """The test settings pointed at the fake backend."""
+    return settings.model_copy(update={"backend_api_url": backend.url})
+
+
+@pytest.fixture
+async def clients(
+    session: aiohttp.ClientSession, api_settings: Settings, clock: FakeClock
+) -> AsyncIterator[ApiClients]:
+    """Every client of a worker process, over one session, on the fake clock."""
+    bundle = build_clients(session, api_settings, clock=clock)
+    yield bundle
+    await bundle.close()
