@@ -64,15 +64,9 @@ async def test_sixth_start_within_a_minute_trips(redis: Redis, clock: FakeClock)
     assert 295 <= await redis.ttl(keys.job_disabled("J:k")) <= 300
     assert await redis.llen(keys.job_executions("J:k")) == 5
     again = await tracker.start("J:k", "job-y", "J", "default", 1)
-    assert (
-        again.start is Start.DISABLED
-    )
-    assert (
-        again.reason == "runaway_loop_detected"
-    )
-    assert (
-        again.retry_in_s > 290
-    )
+    assert again.start is Start.DISABLED
+    assert again.reason == "runaway_loop_detected"
+    assert again.retry_in_s > 290
 
 
 async def test_runaway_recovery(redis: Redis, clock: FakeClock) -> None:
