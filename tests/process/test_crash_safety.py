@@ -146,3 +146,20 @@ async def test_production_without_identity_refuses_to_start() -> None:
         out.decode().strip() == "powerworker: cannot start: WORKER_ID: is required when WORKER_ENV=production"
     )
     assert TEST_REDIS_URL
+
+
+async def test_powerworker_worker_command_runs_in_burst(redis: Redis) -> None:
+    """`powerworker worker --burst` runs what is due and exits."""
+    job_id = await enqueuer(redis).enqueue("Diagnostics::EchoJob", ["burst"])
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "powerworker",
+        "worker",
+        "--burst",
+        env=worker_env(),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    assert await result_of(redis, job_id or "", timeout=1) == "burst"
