@@ -18,7 +18,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 @pytest.fixture
 def settings() -> Settings:
     """Settings for the test environment, pointed at the test Redis database."""
-    return load_settings(worker_env="test", redis_url=TEST_REDIS_URL, worker_id="test-worker-1")
+    return load_settings(
+        worker_env="test", redis_url=TEST_REDIS_URL, worker_id="test-worker-1", scheduler_enabled=False
+    )
 
 
 @pytest.fixture
@@ -64,3 +66,30 @@ def _collect_garbage() -> Any:
     import gc
 
     gc.collect()
+
+
+@pytest.fixture
+async def private_redis_url() -> AsyncIterator[str]:
+    """A Redis server of the test's own (nobody else's commands in its statistics), on a free port."""
+    import asyncio
+    import shutil
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = await asyncio.create_subprocess_exec(
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    async with asyncio.timeout(10):
+        async for line in proc.stdout:
+            if b"Ready to accept connections" in line:
+                break
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -30,8 +30,8 @@ class CompatClientResponse(ClientResponse):
         super().__init__(method, url, **kwargs)
 
 
-class mocked_http(aioresponses):  # noqa: N801 - used like aioresponses itself
-    """`aioresponses` with `CompatClientResponse` as the default response class."""
+class mocked_http(aioresponses):
+    """`aioresponses` with `CompatClientResponse` as the default response class (named like aioresponses)."""
 
     def add(self, url: Any, method: str = "GET", **kwargs: Any) -> None:
         kwargs.setdefault("response_class", CompatClientResponse)

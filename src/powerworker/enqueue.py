@@ -8,6 +8,7 @@ queued, running, or has a kept result (deduplication by job id). Any service tha
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from powerworker.errors import UnknownJob
 from powerworker.queues import QueueRouter
 from powerworker.serialization import dumps
 
-__all__ = ["ENQUEUE_SCRIPT", "Enqueuer"]
+__all__ = ["ENQUEUE_SCRIPT", "Enqueuer", "PreparedJob"]
 
 #: How long a payload is kept beyond its due time before it expires unrun (14 days, the dead-set retention).
 PAYLOAD_EXTRA_TTL_MS = 14 * 86_400_000
@@ -85,6 +86,32 @@ class Enqueuer:
             job_id: a caller-chosen id; a second enqueue with the same id is a no-op while the first is
                 queued, running or has a kept result.
         """
+        job = self.prepare(
+            name,
+            args,
+            kwargs,
+            queue=queue,
+            defer_s=defer_s,
+            defer_until=defer_until,
+            job_id=job_id,
+            check_name=check_name,
+        )
+        added = await self._script(keys=job.keys, args=job.argv)
+        return job.job_id if added else None
+
+    def prepare(
+        self,
+        name: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        defer_s: float | None = None,
+        defer_until: datetime | None = None,
+        job_id: str | None = None,
+        check_name: bool | None = None,
+    ) -> PreparedJob:
+        """The Redis writes that enqueue a job, for callers that make them inside their own script."""
         if defer_s is not None and defer_until is not None:
             raise ValueError("give defer_s or defer_until, not both")
         if (self._check_names if check_name is None else check_name) and name not in self._job_queues:
@@ -101,9 +128,17 @@ class Enqueuer:
         payload = dumps(
             {"t": None, "f": name, "a": list(args), "k": dict(kwargs or {}), "et": now_ms, "q": queue}
         )
-        ttl_ms = max(score - now_ms, 0) + PAYLOAD_EXTRA_TTL_MS
-        added = await self._script(
+        return PreparedJob(
+            job_id=job_id,
             keys=[keys.JOB_PREFIX + job_id, keys.RESULT_PREFIX + job_id, self._router.lane_key(queue)],
-            args=[payload, score, ttl_ms, job_id],
+            argv=[payload, score, max(score - now_ms, 0) + PAYLOAD_EXTRA_TTL_MS, job_id],
         )
-        return job_id if added else None
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """KEYS and ARGV of `ENQUEUE_SCRIPT` for one job."""
+
+    job_id: str
+    keys: list[str]
+    argv: list[Any]

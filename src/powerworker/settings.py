@@ -95,6 +95,11 @@ class Settings(BaseSettings):
 
     # -- schedule and dashboard ------------------------------------------------------------------------------
     cron_timezone: str = Field("UTC", validation_alias=AliasChoices("CRON_TIMEZONE", "cron_timezone"))
+    schedule: str = Field("powerworker.cron:SCHEDULE", validation_alias=AliasChoices("SCHEDULE", "schedule"))
+    scheduler_enabled: bool = Field(
+        True, validation_alias=AliasChoices("SCHEDULER_ENABLED", "scheduler_enabled")
+    )
+    job_modules: str = Field("", validation_alias=AliasChoices("JOB_MODULES", "job_modules"))
     web_host: str = Field(
         "127.0.0.1", validation_alias=AliasChoices("WEB_HOST", "SIDEKIQ_WEB_HOST", "web_host")
     )
@@ -115,6 +120,11 @@ class Settings(BaseSettings):
         """The HS256 signing secret (a fixed development secret when none is set in development/test)."""
         secret = self.worker_service_token.get_secret_value()
         return secret or (DEVELOPMENT_SECRET if self.relaxed else "")
+
+    @property
+    def extra_job_modules(self) -> list[str]:
+        """Modules outside `powerworker.jobs` that register jobs (`JOB_MODULES="myapp.jobs,other.jobs"`)."""
+        return [m.strip() for m in self.job_modules.split(",") if m.strip()]
 
     @property
     def lanes(self) -> dict[str, str]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from arq import Worker
@@ -26,6 +28,7 @@ from powerworker.keys import lane_key
 from powerworker.logs import configure_logging
 from powerworker.queues import QueueRouter
 from powerworker.resilience.lease import run_heartbeat, unregister
+from powerworker.scheduler import Scheduler, arq_cron_jobs, load_schedule
 from powerworker.serialization import make_job_deserializer, serialize
 from powerworker.settings import Settings, load_settings
 from powerworker.tracking import Tracker
@@ -78,6 +81,10 @@ async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings)  # again: arq's CLI replaced the handlers after import
     runtime = build_runtime(settings, ctx["redis"], ctx.get(CLOCK, system_clock))
     ctx[RUNTIME] = runtime
+    runtime.extras["scheduler"] = Scheduler(
+        runtime.redis, runtime.enqueuer, load_schedule(settings.schedule), timezone=settings.cron_timezone,
+        clock=runtime.clock,
+    )
     await _start_http(runtime)
     stop = asyncio.Event()
     task = asyncio.create_task(
@@ -139,8 +146,15 @@ def build_worker_settings(
     settings.check_for_start()
     if configure_logs:
         configure_logging(settings)
+    for module in settings.extra_job_modules:
+        importlib.import_module(module)
     specs = load_jobs()
     functions = [*arq_functions(specs, settings), *internal_functions()]
+    entries = load_schedule(settings.schedule) if settings.scheduler_enabled else ()
+    for entry in entries:
+        if entry.job not in specs:
+            log.warning("schedule.unknown_job", schedule=entry.name, job=entry.job)
+    cron_jobs = arq_cron_jobs(entries)
     ctx: dict[str, Any] = {SETTINGS: settings, _CONFIGURE_LOGS: configure_logs}
     if clock is not None:
         ctx[CLOCK] = clock
@@ -156,7 +170,11 @@ def build_worker_settings(
         "health_check_interval": settings.health_check_interval_s,
         "job_completion_wait": int(settings.shutdown_grace_s),
         "job_serializer": serialize,
-        "job_deserializer": make_job_deserializer(frozenset(f.name for f in functions)),
+        "job_deserializer": make_job_deserializer(
+            frozenset(f.name for f in functions) | {c.name for c in cron_jobs}
+        ),
+        "cron_jobs": cron_jobs,
+        "timezone": ZoneInfo(settings.cron_timezone),
         "expires_extra_ms": 14 * 86_400_000,
         "on_startup": on_startup,
         "on_shutdown": on_shutdown,

@@ -41,3 +41,35 @@ async def clients(
     bundle = build_clients(session, api_settings, clock=clock)
     yield bundle
     await bundle.close()
+
+
+# -- LLM --------------------------------------------------------------------------------------------------------
+from tests.api.llm_servers import FakeProvider  # noqa: E402
+
+PRICING = {"input_per_1k": 0.01, "output_per_1k": 0.03, "cached_input_per_1k": 0.005}
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[FakeProvider]:
+    """A local server speaking a provider's wire format."""
+    async with FakeProvider() as server:
+        yield server
+
+
+def serve_agent(backend: FakeBackend, provider: FakeProvider, provider_type: str, model: str = "m-1") -> None:
+    """Make the backend describe agent `agent-1` as served by `provider`, with a credential and pricing."""
+    backend.route(
+        "POST",
+        "/api/v1/internal/ai/provider_config",
+        data={
+            "provider_type": provider_type,
+            "provider_credential_id": "cred-1",
+            "provider_base_url": provider.url,
+            "provider_name": f"my-{provider_type}",
+            "model": model,
+        },
+    )
+    backend.route(
+        "POST", "/api/v1/ai/credentials/cred-1/decrypt", data={"credentials": {"api_key": "sk-test"}}
+    )
+    backend.route("GET", "/api/v1/ai/autonomy/pricing/lookup", data=PRICING)

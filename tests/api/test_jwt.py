@@ -70,7 +70,9 @@ async def test_concurrent_requests_carry_one_token(clients: ApiClients, backend:
     assert clients.auth.signed == 1
 
 
-@pytest.mark.parametrize(("secret", "worker_id", "variable"), [("", "w", "JWT_SECRET_KEY"), (SECRET, "", "WORKER_ID")])
+@pytest.mark.parametrize(
+    ("secret", "worker_id", "variable"), [("", "w", "JWT_SECRET_KEY"), (SECRET, "", "WORKER_ID")]
+)
 def test_missing_identity_is_a_configuration_error(secret: str, worker_id: str, variable: str) -> None:
     """Without a secret or a worker id no token can be signed, and the error names the variable."""
     with pytest.raises(ConfigurationError) as caught:

@@ -49,13 +49,14 @@ _MISSING: Any = object()
 class RecordedRequest:
     """One request as the backend received it.
 
-    `query` is the Rails-decoded query string (`a[]=1&a[]=2` -> `{"a": ["1", "2"]}`), `json` the parsed body
+    `path` is percent-decoded, `raw_path` as sent. `query` is the Rails-decoded query string (`a[]=1&a[]=2` -> `{"a": ["1", "2"]}`), `json` the parsed body
     (None when empty or not JSON), `claims` the verified JWT claims (None when missing or invalid, and then
     `auth_error` says why).
     """
 
     method: str
     path: str
+    raw_path: str
     query: dict[str, Any]
     query_string: str
     json: Any
@@ -355,6 +356,7 @@ class FakeBackend:
         recorded = RecordedRequest(
             method=request.method,
             path=request.path,
+            raw_path=request.raw_path.partition("?")[0],
             query=parse_query(request.query_string),
             query_string=request.query_string,
             json=parsed,
