@@ -188,6 +188,17 @@ async def test_half_open_admits_exactly_one_probe(clock: FakeClock) -> None:
     assert await breaker.call(ok) == "ok"
 
 
+async def test_probe_is_admitted_exactly_at_the_reopen_time(clock: FakeClock) -> None:
+    """Moving the clock by exactly the open period admits the probe, whatever the float rounding."""
+    breaker = Breaker("t", FIVE, clock=clock)
+    for offset in (0.1, 9.652133, 1234.567891):
+        clock.advance(offset)
+        breaker.reset()
+        await trip(breaker, 5)
+        clock.advance(60)
+        assert await breaker.call(ok) == "ok"
+
+
 async def test_failed_probe_reopens_for_another_period(clock: FakeClock) -> None:
     """A failed probe reopens the breaker with a fresh reopen time; a success from a stale call changes nothing."""
     breaker = Breaker("t", FIVE, clock=clock)

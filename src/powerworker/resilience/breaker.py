@@ -171,7 +171,7 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
         self._on_transition = on_transition
         self._generation = 0
         self._probe_in_flight = False
-        self._opened_mono: float | None = None
+        self._reopen_mono: float | None = None  # when the probe may go, on the monotonic clock
         self._opened_wall: float | None = None
         self._changed_wall = clock.time()
 
@@ -211,9 +211,9 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
     @property
     def time_until_open(self) -> timedelta | None:
         """Time left until the probe is admitted, or None when not open."""
-        if self.current_state is not CircuitBreakerState.OPEN or self._opened_mono is None:
+        if self.current_state is not CircuitBreakerState.OPEN or self._reopen_mono is None:
             return None
-        left = self._opened_mono + self.config.reset_timeout_s - self._clock.monotonic()
+        left = self._reopen_mono - self._clock.monotonic()
         return timedelta(seconds=max(left, 0.0))
 
     def snapshot(self) -> BreakerSnapshot:
@@ -257,8 +257,8 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
         """Decide, without awaiting, whether a call may run; returns (generation, is_probe)."""
         state = self.current_state
         if state is CircuitBreakerState.OPEN:
-            assert self._opened_mono is not None
-            if self._clock.monotonic() - self._opened_mono < self.config.reset_timeout_s:
+            assert self._reopen_mono is not None
+            if self._clock.monotonic() < self._reopen_mono:
                 raise CircuitOpenError(self.name, self.reopen_at)
             self.half_open()
             state = CircuitBreakerState.HALF_OPEN
@@ -302,7 +302,9 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
 
     # -- transitions (aiobreaker calls these; we stamp time from the Clock) ----------------------------------
     def open(self) -> None:
-        self._opened_mono = self._clock.monotonic()
+        # Stored as a deadline (not compared as a difference) so a clock moved by exactly the open period admits
+        # the probe despite float rounding.
+        self._reopen_mono = self._clock.monotonic() + self.config.reset_timeout_s
         self._opened_wall = self._clock.time()
         self._state_storage.opened_at = _utc(self._opened_wall)
         self._move_to(CircuitBreakerState.OPEN)
@@ -311,7 +313,7 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
         self._move_to(CircuitBreakerState.HALF_OPEN)
 
     def close(self) -> None:
-        self._opened_mono = self._opened_wall = None
+        self._reopen_mono = self._opened_wall = None
         self._move_to(CircuitBreakerState.CLOSED)
 
     def reset(self) -> None:
