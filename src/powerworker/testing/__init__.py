@@ -2,5 +2,6 @@
 `powerworker.testing.fake_backend`) a fake Powernode backend."""
 
 from powerworker.testing.clock import FakeClock
+from powerworker.testing.fake_backend import FakeBackend, RecordedRequest, Reply
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeBackend", "FakeClock", "RecordedRequest", "Reply"]
