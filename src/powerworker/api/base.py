@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -62,13 +62,6 @@ def json_dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), default=_json_default)
 
 
-@dataclass
-class _TryInfo:
-    """What one try learnt that the retry decision needs."""
-
-    retry_after_s: float | None = None
-
-
 class ApiClient:
     """Sends requests to one server with one identity, breaker and retry policy.
 
@@ -109,7 +102,10 @@ class ApiClient:
         self.clock = clock
         self._rng = rng or random.Random()
         self._connect_timeout_s = connect_timeout_s
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=connect_timeout_s)
+        self._timeout_s = timeout_s
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._default_timeout: aiohttp.ClientTimeout | None = None
+        self._default_timeout = self._timeout_for(breaker, None)
         self._static_headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -165,25 +161,42 @@ class ApiClient:
         """
         method = method.upper()
         url, body = self._prepare(method, path, data)
-        timeout = self._timeout if timeout_s is None else self._timeout_for(timeout_s)
         guard = breaker or self.breaker
+        timeout = self._timeout_for(guard, timeout_s)
         policy = retry or self.retry
         attempt = 0
         while True:
             attempt += 1
-            info = _TryInfo()
+            retry_after_s: float | None = None
             try:
-                return await guard.call(self._send, method, url, body, timeout, raw, info)
+                # The try's HTTP timeout is at most the breaker's wall-clock limit, so it enforces that limit.
+                with guard.admit():
+                    try:
+                        async with self.session.request(
+                            method,
+                            url,
+                            data=body,
+                            headers={"Authorization": f"Bearer {self.auth.token()}", **self._static_headers},
+                            timeout=timeout,
+                            allow_redirects=False,
+                        ) as response:
+                            content = await response.read()
+                    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                        raise error_for_transport(error, self.service) from error
+                    status, headers = response.status, response.headers
+                    if not 200 <= status < 300:
+                        retry_after_s = parse_retry_after(headers.get("Retry-After"), self.clock.time())
+                        raise error_for_status(
+                            status, parse_body(content, headers.get("Content-Type")), self.service
+                        )
+                return content if raw else parse_body(content, headers.get("Content-Type"))
             except ApiError as error:
                 failure = error
-            except TimeoutError as error:  # the breaker's wall-clock limit
-                failure = error_for_transport(error, self.service)
-                failure.__cause__ = error
             if not policy.should_retry(method, failure, attempt):
                 raise failure
-            if info.retry_after_s is not None and info.retry_after_s > policy.max_retry_after_s:
+            if retry_after_s is not None and retry_after_s > policy.max_retry_after_s:
                 raise failure
-            delay = policy.delay_s(attempt, info.retry_after_s, self._rng)
+            delay = policy.delay_s(attempt, retry_after_s, self._rng)
             log.info(
                 "api_retry",
                 service=self.service,
@@ -208,34 +221,22 @@ class ApiClient:
                 target += ("&" if "?" in target else "?") + query
         elif data:
             body = json_dumps(data).encode()
-        return URL(quote(target, safe=_URL_SAFE), encoded=True), body
+        return _url(target), body
 
-    def _timeout_for(self, timeout_s: float) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=timeout_s, connect=min(self._connect_timeout_s, timeout_s))
+    def _timeout_for(self, breaker: Breaker, timeout_s: float | None) -> aiohttp.ClientTimeout:
+        """The try's timeout: the client's (or the given one), never longer than the breaker's limit."""
+        if timeout_s is None and breaker is self.breaker and self._default_timeout is not None:
+            return self._default_timeout
+        total = min(self._timeout_s if timeout_s is None else timeout_s, breaker.config.call_timeout_s)
+        timeout = self._timeouts.get(total)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=total, connect=min(self._connect_timeout_s, total))
+            if len(self._timeouts) < 64:
+                self._timeouts[total] = timeout
+        return timeout
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.auth.token()}", **self._static_headers}
 
-    async def _send(
-        self,
-        method: str,
-        url: URL,
-        body: bytes | None,
-        client_timeout: aiohttp.ClientTimeout,
-        raw: bool,
-        info: _TryInfo,
-    ) -> Any:
-        try:
-            async with self.session.request(
-                method, url, data=body, headers=self._headers(), timeout=client_timeout, allow_redirects=False
-            ) as response:
-                content = await response.read()
-                status = response.status
-                content_type = response.headers.get("Content-Type")
-                retry_after = response.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise error_for_transport(error, self.service) from error
-        if 200 <= status < 300:
-            return content if raw else parse_body(content, content_type)
-        info.retry_after_s = parse_retry_after(retry_after, self.clock.time())
-        raise error_for_status(status, parse_body(content, content_type), self.service)
+@lru_cache(maxsize=4096)
+def _url(target: str) -> URL:
+    """The URL of a target string, escaped where needed (cached: most calls repeat a few paths)."""
+    return URL(quote(target, safe=_URL_SAFE), encoded=True)

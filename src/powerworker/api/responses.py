@@ -31,7 +31,7 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
     """
     if not raw:
         return None
-    if content_type and content_type.split(";")[0].strip().lower().endswith("json"):
+    if content_type and content_type.partition(";")[0].rstrip().lower().endswith("json"):
         try:
             return json.loads(raw)
         except ValueError:

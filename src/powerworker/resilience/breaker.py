@@ -44,6 +44,7 @@ __all__ = [
     "AI_PROVIDER_PREFIX",
     "BREAKER_CONFIGS",
     "BREAKER_STATE_TTL_S",
+    "Admission",
     "Breaker",
     "BreakerConfig",
     "BreakerRegistry",
@@ -144,6 +145,24 @@ class _Transitions(CircuitBreakerListener):  # type: ignore[misc]
         breaker._transitioned(old.state if old is not None else None, new.state)
 
 
+class Admission:
+    """One admitted call; leaving the `with` block records its outcome on the breaker (see `Breaker.admit`)."""
+
+    __slots__ = ("_breaker", "_generation", "_probe")
+
+    def __init__(self, breaker: Breaker, generation: int, probe: bool) -> None:
+        self._breaker, self._generation, self._probe = breaker, generation, probe
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        if error is None:
+            self._breaker._record_success(self._generation, self._probe)
+        else:
+            self._breaker._record_failure(error, self._generation, self._probe)
+
+
 class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
     """An aiobreaker circuit breaker made safe for concurrent asyncio callers (see the module docstring).
 
@@ -239,19 +258,26 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
             TimeoutError: the call ran past `config.call_timeout_s`.
             Exception: whatever `func` raised, as itself, after the breaker has recorded it.
         """
-        generation, probe = self._admit()
-        try:
+        with self.admit():
             async with asyncio.timeout(self.config.call_timeout_s):
-                result = await func(*args, **kwargs)
-        except BaseException as error:
-            self._record_failure(error, generation, probe)
-            raise
-        self._record_success(generation, probe)
-        return result
+                return await func(*args, **kwargs)
 
     async def call_async(self, func: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """aiobreaker's name for `call`."""
         return await self.call(func, *args, **kwargs)
+
+    def admit(self) -> Admission:
+        """Admit one call now, as a context manager that records the outcome of its block.
+
+            with breaker.admit():      # raises CircuitOpenError if refused
+                reply = await send()   # an exception leaving the block is recorded (if it counts)
+
+        Unlike `call`, this sets no timer: it is for calls already bounded by `config.call_timeout_s` or less,
+        such as an HTTP request with a timeout no longer than that. The HTTP clients use it so that the event
+        loop is spared a second timer per request (about 10 us of CPU each), and one coroutine frame.
+        """
+        generation, probe = self._admit()
+        return Admission(self, generation, probe)
 
     def _admit(self) -> tuple[int, bool]:
         """Decide, without awaiting, whether a call may run; returns (generation, is_probe)."""
@@ -297,7 +323,9 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
     def _record_success(self, generation: int, probe: bool) -> None:
         if probe:
             self._probe_in_flight = False
-        if generation == self._generation:
+        if generation != self._generation:
+            return
+        if probe or self._state_storage.counter:  # a closed breaker with no failures has nothing to record
             self.state._handle_success()  # aiobreaker: reset the count; half-open -> closed
 
     # -- transitions (aiobreaker calls these; we stamp time from the Clock) ----------------------------------
