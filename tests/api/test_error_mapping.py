@@ -48,7 +48,8 @@ def test_error_for_status_outside_4xx(status: int, message: str) -> None:
         (aiohttp.ServerTimeoutError("read"), 408, "Request timeout"),
         (aiohttp.ServerDisconnectedError(), 503, "Connection failed"),
         (ConnectionRefusedError("refused"), 503, "Connection failed"),
-        (aiohttp.ClientPayloadError("truncated"), None, "Request failed"),
+        (aiohttp.ClientPayloadError("truncated"), 503, "Connection failed"),
+        (aiohttp.InvalidURL("nota url"), None, "Request failed"),
     ],
 )
 def test_error_for_transport(error: BaseException, status: int | None, prefix: str) -> None:

@@ -281,6 +281,33 @@ async def test_reopen_time_is_right_on_a_non_utc_host(clock: FakeClock) -> None:
     assert breaker.time_until_open is not None and breaker.time_until_open.total_seconds() == 30
 
 
+async def test_admit_records_the_outcome_of_its_block(clock: FakeClock) -> None:
+    """`with breaker.admit():` counts an error leaving the block, resets on success, and refuses when open."""
+    breaker = Breaker("t", BreakerConfig(fail_max=2, reset_timeout_s=60, call_timeout_s=30), clock=clock)
+    with pytest.raises(ApiError), breaker.admit():
+        raise server_error()
+    assert breaker.failures == 1
+    with breaker.admit():
+        pass
+    assert breaker.failures == 0
+    for _ in range(2):
+        with pytest.raises(ApiError), breaker.admit():
+            raise server_error()
+    with pytest.raises(CircuitOpenError):
+        breaker.admit()
+
+
+async def test_forced_transition_outside_the_loop_is_published_later(redis: Redis, clock: FakeClock) -> None:
+    """A breaker opened from synchronous code (an operator) is written by the next publish."""
+    registry = BreakerRegistry(clock=clock, redis=redis, worker_id="w-9")
+    breaker = registry.get("backend_api")
+    await asyncio.to_thread(breaker.open)
+    await registry.drain()
+    assert await registry.publish()
+    stored = json.loads(await redis.hget(breaker_state_key("w-9"), "backend_api"))
+    assert stored["state"] == "open"
+
+
 def test_never_opened_breaker_reports_no_times(clock: FakeClock) -> None:
     """A fresh breaker has no open or reopen time (aiobreaker's opens_at would raise TypeError)."""
     breaker = Breaker("t", FIVE, clock=clock)

@@ -61,8 +61,7 @@ class ApiClients:
     session: aiohttp.ClientSession
 
     async def close(self) -> None:
-        """Write pending breaker state to Redis. The session belongs to the caller, who closes it after
-        this."""
+        """Write pending breaker state to Redis (the session is the caller's to close, after this)."""
         await self.breakers.close()
 
 
@@ -83,28 +82,27 @@ def build_clients(
     """
     breakers = BreakerRegistry(clock=clock, redis=redis, worker_id=settings.worker_id)
     auth = WorkerJwt.from_settings(settings, clock)
-    common = {
-        "base_url": settings.backend_api_url,
-        "auth": auth,
-        "clock": clock,
-        "connect_timeout_s": settings.http_connect_timeout_s,
-    }
     backend = BackendApiClient(
         session,
+        base_url=settings.backend_api_url,
+        auth=auth,
         breaker=breakers.get("backend_api"),
         service="backend_api",
         user_agent=BACKEND_USER_AGENT,
         timeout_s=settings.api_timeout_s,
-        **common,  # type: ignore[arg-type]
+        connect_timeout_s=settings.http_connect_timeout_s,
+        clock=clock,
     )
-    web_auth_breaker = breakers.get("web_auth")
     web_auth = WebAuthApiClient(
         session,
-        breaker=web_auth_breaker,
+        base_url=settings.backend_api_url,
+        auth=auth,
+        breaker=breakers.get("web_auth"),  # its own: login trouble never opens `backend_api`
         service="web_auth",
         user_agent=WEB_AUTH_USER_AGENT,
-        timeout_s=min(settings.api_timeout_s, web_auth_breaker.config.call_timeout_s),
-        **common,  # type: ignore[arg-type]
+        timeout_s=settings.api_timeout_s,  # capped by the breaker's 15 s limit
+        connect_timeout_s=settings.http_connect_timeout_s,
+        clock=clock,
     )
     llm = LlmProxyClient(backend, ProviderClient(session, breakers), clock=clock)
     return ApiClients(

@@ -4,8 +4,8 @@ Statuses: 400 server message or `Bad request`; 401 `Service authentication faile
 forbidden`; 404 server message or `Resource not found`; 422 server message or `Unprocessable entity`; 5xx
 `Backend server error`; anything else that is not 2xx `Unexpected response: <status>`. The server message is
 the body's `message`, else `error`, else `errors.message` (a hash) or the first of `errors` (a list).
-Transport failures: a timeout becomes status 408, a failed or dropped connection 503, any other client error
-None.
+Transport failures: a timeout becomes status 408, a failed or dropped connection (also in the middle of the
+reply) 503, any other client error None.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def error_for_transport(error: BaseException, service: str) -> ApiError:
     detail = str(error) or type(error).__name__
     if isinstance(error, TimeoutError):  # includes aiohttp's ServerTimeoutError and the breaker's limit
         return ApiError(f"Request timeout: {detail}", status=408, service=service)
-    if isinstance(error, aiohttp.ClientConnectionError | ConnectionError):
+    # A payload error is a connection closed in the middle of the reply.
+    if isinstance(error, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | ConnectionError):
         return ApiError(f"Connection failed: {detail}", status=503, service=service)
     return ApiError(f"Request failed: {detail}", status=None, service=service)

@@ -118,7 +118,9 @@ def is_counted_failure(error: BaseException) -> bool:
         return False
     if isinstance(error, ApiError):
         return error.status is not None and (error.status == 408 or error.status >= 500)
-    return isinstance(error, TimeoutError | aiohttp.ClientConnectionError | ConnectionError)
+    return isinstance(
+        error, TimeoutError | aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | ConnectionError
+    )
 
 
 class BreakerSnapshot(TypedDict):
@@ -461,7 +463,11 @@ class BreakerRegistry:
             return
         self._dirty = True
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # a transition forced from sync code: the next publish() writes it
+                return
+            self._flusher = loop.create_task(self._flush())
 
     async def _flush(self) -> None:
         # One writer at a time, always writing the latest state: bursts of transitions coalesce.

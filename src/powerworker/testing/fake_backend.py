@@ -27,7 +27,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -412,7 +412,7 @@ class FakeBackend:
             match = route.pattern.match(recorded.path) if route.method == recorded.method else None
             if match is None:
                 continue
-            with_match = RecordedRequest(**{**recorded.__dict__, "match_info": match.groupdict()})
+            with_match = replace(recorded, match_info=match.groupdict())
             result = route.respond(with_match)
             if inspect.isawaitable(result):
                 result = await result
