@@ -104,8 +104,6 @@ class ApiClient:
         self._connect_timeout_s = connect_timeout_s
         self._timeout_s = timeout_s
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._default_timeout: aiohttp.ClientTimeout | None = None
-        self._default_timeout = self._timeout_for(breaker, None)
         self._static_headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -208,7 +206,7 @@ class ApiClient:
             )
             await self.clock.sleep(delay)
 
-    # -- one try ---------------------------------------------------------------------------------------------
+    # -- building a request ----------------------------------------------------------------------------------
     def _prepare(self, method: str, path: str, data: Any) -> tuple[URL, bytes | None]:
         if path.startswith(("http://", "https://")):
             target = path
@@ -225,8 +223,6 @@ class ApiClient:
 
     def _timeout_for(self, breaker: Breaker, timeout_s: float | None) -> aiohttp.ClientTimeout:
         """The try's timeout: the client's (or the given one), never longer than the breaker's limit."""
-        if timeout_s is None and breaker is self.breaker and self._default_timeout is not None:
-            return self._default_timeout
         total = min(self._timeout_s if timeout_s is None else timeout_s, breaker.config.call_timeout_s)
         timeout = self._timeouts.get(total)
         if timeout is None:

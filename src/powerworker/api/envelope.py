@@ -43,10 +43,9 @@ def data_of(response: Any, *, service: str = "backend_api") -> Any:
     """The `data` of a successful envelope.
 
     Raises:
-        ApiError: the envelope says `success: false` (status None: the HTTP call itself succeeded, the
-        operation
-            did not; `body` holds the envelope, so `code` and `details` stay reachable), or the reply is not
-            an envelope at all.
+        ApiError: the envelope says `success: false` (status None: the HTTP call succeeded, the operation
+            did not; `body` holds the envelope, so `code` and `details` stay reachable), or the reply is
+            not an envelope at all.
     """
     if is_success(response):
         return response.get("data")

@@ -136,6 +136,13 @@ class BreakerSnapshot(TypedDict):
     updated_at: str
 
 
+_STATE_NAMES: dict[CircuitBreakerState, StateName] = {
+    CircuitBreakerState.CLOSED: "closed",
+    CircuitBreakerState.OPEN: "open",
+    CircuitBreakerState.HALF_OPEN: "half_open",
+}
+
+
 def _utc(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=UTC)
 
@@ -168,7 +175,8 @@ class Admission:
 class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
     """An aiobreaker circuit breaker made safe for concurrent asyncio callers (see the module docstring).
 
-    Call guarded coroutines with `await breaker.call(func, *args)`.
+    Guard a coroutine with `await breaker.call(func, *args)`, or a block already bounded in time with
+    `with breaker.admit(): ...`.
     """
 
     def __init__(
@@ -200,12 +208,7 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
     @property
     def state_name(self) -> StateName:
         """`closed`, `open` or `half_open`."""
-        names: dict[CircuitBreakerState, StateName] = {
-            CircuitBreakerState.CLOSED: "closed",
-            CircuitBreakerState.OPEN: "open",
-            CircuitBreakerState.HALF_OPEN: "half_open",
-        }
-        return names[self.current_state]
+        return _STATE_NAMES[self.current_state]
 
     @property
     def failures(self) -> int:

@@ -66,8 +66,7 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 def parse_retry_after(value: str | None, now_s: float) -> float | None:
-    """Seconds asked for by a `Retry-After` header (delta seconds or an HTTP date), or None if
-    absent/invalid."""
+    """Seconds asked for by `Retry-After` (delta seconds or an HTTP date); None if absent or invalid."""
     if not value:
         return None
     value = value.strip()

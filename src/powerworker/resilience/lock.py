@@ -46,8 +46,7 @@ return 0
 
 
 def lock_key(name: str) -> str:
-    """`lock:<name>`, the original worker's key: written by the holder, read by `held`/`ttl` and by
-    waiters."""
+    """`lock:<name>` (the original's key): written by the holder, read by waiters, `held` and `ttl`."""
     return f"lock:{name}"
 
 

@@ -104,8 +104,7 @@ class LlmProxyClient:
         model: str | None = None,
         **opts: Unpack[CompletionOptions],
     ) -> CompletionResult:
-        """A completion from the agent's provider (or an inline `provider_config`, with no server
-        round-trip)."""
+        """A completion from the agent's provider, or from an inline `provider_config` (no server call)."""
         target, model = await self._target(agent_id, provider_config, model)
         return await self._result(await self.providers.complete(target, messages, model, opts))
 
@@ -155,8 +154,7 @@ class LlmProxyClient:
         tools: Sequence[Mapping[str, Any]] | None = None,
         **opts: Unpack[CompletionOptions],
     ) -> AsyncIterator[StreamChunk]:
-        """A streamed completion; the final `stream_end` chunk carries `result` (with cost) as `complete`
-        does.
+        """A streamed completion; the last chunk, `stream_end`, carries the `result` `complete` would give.
 
         Raises:
             ApiError: the stream failed (unlike `complete`, which reports failures in its result).

@@ -48,8 +48,7 @@ def _split_system(messages: Sequence[Message], opts: CompletionOptions) -> tuple
 
 
 def _tool_spec(tool: Mapping[str, Any]) -> dict[str, Any]:
-    """`{name, description, parameters}` from a generic, OpenAI (`function`) or Anthropic (`input_schema`)
-    tool."""
+    """`{name, description, parameters}` of a tool in generic, OpenAI or Anthropic (`input_schema`) form."""
     spec = tool.get("function") if isinstance(tool.get("function"), Mapping) else tool
     assert isinstance(spec, Mapping)
     return {

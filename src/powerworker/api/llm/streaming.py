@@ -45,8 +45,7 @@ class SseEvent:
 
 
 async def iter_sse(lines: AsyncIterator[str]) -> AsyncIterator[SseEvent]:
-    """Server-sent events from lines: `event:`/`data:` fields, dispatched on a blank line; comments
-    skipped."""
+    """Server-sent events from lines: `event:` and `data:` fields, dispatched on each blank line."""
     event: str | None = None
     data: list[str] = []
     async for line in lines:

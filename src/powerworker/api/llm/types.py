@@ -146,8 +146,7 @@ ChunkType = Literal[
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """One event of a streamed completion. The last one, `stream_end`, carries the usage and the whole
-    result."""
+    """One event of a streamed completion; the last, `stream_end`, carries the usage and the whole reply."""
 
     type: ChunkType
     stream_id: str
