@@ -242,3 +242,19 @@ async def test_error_event_mid_stream_raises(
     with pytest.raises(ApiError, match="Overloaded"):
         await consume()
     assert seen == ["stream_start", "content_delta"]
+
+
+async def test_stopping_early_closes_the_stream(
+    clients: ApiClients, backend: FakeBackend, provider: FakeProvider
+) -> None:
+    """A consumer that stops after the first delta closes the stream cleanly, and the client stays usable."""
+    serve_agent(backend, provider, "ollama")
+    lines = [{"message": {"content": f"{n} "}, "done": False} for n in range(50)]
+    provider.stream(ndjson([*lines, {"message": {"content": ""}, "done": True}]), "application/x-ndjson")
+    stream = clients.llm.stream(agent_id="agent-1", messages=MESSAGES)
+    async for chunk in stream:
+        if chunk.type == "content_delta":
+            break
+    await stream.aclose()
+    chunks = await collect(clients)
+    assert chunks[-1].result is not None and chunks[-1].result["content"].startswith("0 1 2")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, Unpack
 
@@ -153,17 +154,19 @@ class LlmProxyClient:
         model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         **opts: Unpack[CompletionOptions],
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> AsyncGenerator[StreamChunk, None]:
         """A streamed completion; the last chunk, `stream_end`, carries the `result` `complete` would give.
 
         Raises:
             ApiError: the stream failed (unlike `complete`, which reports failures in its result).
         """
         target, model = await self._target(agent_id, provider_config, model)
-        async for chunk in self.providers.stream(target, messages, model, opts, tools=tools):
-            if chunk.type == "stream_end" and chunk.response is not None:
-                chunk = replace(chunk, result=await self._result(chunk.response))
-            yield chunk
+        # aclosing: a consumer that stops early closes the provider stream (and its connection) at once.
+        async with aclosing(self.providers.stream(target, messages, model, opts, tools=tools)) as chunks:
+            async for chunk in chunks:
+                if chunk.type == "stream_end" and chunk.response is not None:
+                    chunk = replace(chunk, result=await self._result(chunk.response))
+                yield chunk
 
     # -- the server's side: tools, reasoning, context --------------------------------------------------------
     async def tool_definitions(self, agent_id: str) -> dict[str, Any]:

@@ -10,7 +10,8 @@ streams 30 s to connect and 300 s between reads. Provider calls are POSTs and ar
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +108,7 @@ class ProviderClient:
         opts: CompletionOptions,
         *,
         tools: Sequence[Mapping[str, Any]] | None = None,
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> AsyncGenerator[StreamChunk, None]:
         """A streamed completion (SSE or NDJSON by format); the breaker guards opening the stream.
 
         Raises:
@@ -120,12 +121,17 @@ class ProviderClient:
         except TimeoutError as error:
             raise error_for_transport(error, target.service) from error
         try:
-            async for chunk in decode_stream(fmt.name, response.content.iter_any(), str(uuid.uuid4()), model):
-                yield chunk
+            chunks = decode_stream(fmt.name, response.content.iter_any(), str(uuid.uuid4()), model)
+            async with aclosing(chunks):
+                async for chunk in chunks:
+                    yield chunk
         except (aiohttp.ClientError, TimeoutError) as error:
             raise error_for_transport(error, target.service) from error
         finally:
-            response.release()
+            if response.content.at_eof():
+                response.release()  # back to the pool
+            else:
+                response.close()  # stopped early: the rest of the body is not worth reading
 
     async def _post(self, target: ProviderTarget, body: dict[str, Any]) -> Any:
         fmt = target.format

@@ -9,7 +9,7 @@ skipped; an `error` event from the provider raises `ApiError`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,7 +202,7 @@ def _ollama(state: _State, payload: Any) -> Iterable[StreamChunk]:
 
 async def decode_stream(
     format_name: str, body: AsyncIterator[bytes], stream_id: str, model: str
-) -> AsyncIterator[StreamChunk]:
+) -> AsyncGenerator[StreamChunk, None]:
     """The chunks of a streamed completion in the given wire format (see the module docstring)."""
     state = _State(stream_id)
     yield state.chunk("stream_start")
