@@ -93,3 +93,9 @@ async def email_like(ctx: JobContext, email_id: str, extra: Any = None) -> str:
 
 
 __all__ = ["ORDER_KEY"]
+
+
+@job("Test::TickJob", runaway_check=False)
+async def tick(ctx: JobContext, schedule: str) -> None:
+    """Records each run of a scheduled tick: its job id (which names the tick) and its try."""
+    await ctx.redis.rpush(f"test:ticks:{schedule}", f"{ctx.job_id}|{ctx.job_try}")

@@ -64,7 +64,7 @@ async def _run(
     job_try: int = ctx["job_try"]
     queue = kwargs.pop(QUEUE_KWARG, None) or spec.queue
     log = bound_logger(job_id, spec.name, job_try, queue)
-    key = job_key(spec.name, args, kwargs)
+    key = job_key(spec.name, args, kwargs) if spec.runaway_check else f"{spec.name}:{job_id}"
     outcome = _Outcome(runtime, spec, job_id, job_try, queue, key, args, kwargs, ctx, log)
 
     if job_try > retries + 2:

@@ -4,7 +4,7 @@ arq's own cron can run a tick twice across workers (arq issue #196): its dedupli
 is queued, running, or has a kept result. Here every worker's arq cron fires a small internal job for each tick,
 and that job runs one Lua script that (1) skips the tick if the schedule is disabled, (2) claims the tick in
 `powerworker:schedule:pushed:<name>` (ZADD NX, kept 48 h), and (3) enqueues the scheduled job with the id
-`cron:<name>:<tick ms>`, all atomically. Whatever happens to a worker, a tick is enqueued once or not at all,
+`schedule:<name>:<tick ms>`, all atomically. Whatever happens to a worker, a tick is enqueued once or not at all,
 and the enqueued job is then as safe as any other (lease, retries, dead set).
 
 Expressions arq cannot express exactly (`L`, `W`, `#`, day-of-month together with day-of-week) are given to
@@ -40,7 +40,8 @@ LAST_RUNS_KEY = "powerworker:schedule:last_runs"
 #: Claimed ticks of one schedule: sorted set tick ms -> tick ms, trimmed to 48 h.
 PUSHED_PREFIX = "powerworker:schedule:pushed:"
 PUSHED_KEEP_MS = 48 * 3600 * 1000
-CRON_PREFIX = "cron:"
+CRON_PREFIX = "cron:"  # arq's cron job names (and its fire jobs' ids: cron:<name>:<tick ms>)
+JOB_PREFIX = "schedule:"  # ids of the jobs the schedule enqueues: schedule:<name>:<tick ms>
 
 # KEYS: pushed, states, last runs, job key, result key, lane.
 # ARGV: tick ms, name, payload, score, ttl ms, job id, trim before ms.
@@ -99,6 +100,11 @@ def to_arq_fields(expression: str) -> ArqFields:
 
     minute, hour, day, month, weekday = (numeric(values) for values in fields[:5])
     second = numeric(fields[5]) if len(fields) == 6 else {0}
+    raw = expression.lower().split()
+    if "w" in raw[2] or "l" in raw[2]:  # nearest weekday / last day: croniter's expansion drops the marker
+        day, exact = None, False
+    if "l" in raw[4] or "#" in raw[4]:
+        weekday, exact = None, False
     if day is not None and weekday is not None:  # cron ORs them, arq ANDs them
         day, weekday, exact = None, None, False
     if nth_weekday:
@@ -121,9 +127,20 @@ def arq_cron_jobs(entries: Iterable[ScheduleEntry]) -> list[CronJob]:
         fire.__qualname__ = fire.__name__ = f"fire_{entry.name}"
         jobs.append(
             cron(
-                fire, name=CRON_PREFIX + entry.name, second=f.second, minute=f.minute, hour=f.hour, day=f.day,
-                month=f.month, weekday=f.weekday, microsecond=0, run_at_startup=False, unique=True,
-                timeout=30, keep_result=0, max_tries=5,
+                fire,
+                name=CRON_PREFIX + entry.name,
+                second=f.second,
+                minute=f.minute,
+                hour=f.hour,
+                day=f.day,
+                month=f.month,
+                weekday=f.weekday,
+                microsecond=0,
+                run_at_startup=False,
+                unique=True,
+                timeout=5,
+                keep_result=0,
+                max_tries=5,
             )
         )
     return jobs
@@ -170,7 +187,11 @@ class Scheduler:
         if check_match and not croniter.match(entry.cron, tick):
             return 2
         job = self._enqueuer.prepare(
-            entry.job, entry.args, entry.kwargs, queue=entry.queue, job_id=f"{CRON_PREFIX}{entry.name}:{tick_ms}",
+            entry.job,
+            entry.args,
+            entry.kwargs,
+            queue=entry.queue,
+            job_id=f"{JOB_PREFIX}{entry.name}:{tick_ms}",
             check_name=False,
         )
         outcome = int(
@@ -180,7 +201,9 @@ class Scheduler:
             )
         )
         if outcome == 1:
-            log.info("schedule.fired", schedule=entry.name, job=entry.job, job_id=job.job_id, tick=tick.isoformat())
+            log.info(
+                "schedule.fired", schedule=entry.name, job=entry.job, job_id=job.job_id, tick=tick.isoformat()
+            )
         elif outcome == -1:
             log.info("schedule.skipped_disabled", schedule=entry.name, tick=tick.isoformat())
         return outcome
@@ -196,7 +219,11 @@ class Scheduler:
         entry = self.entry(name)
         now_ms = int(self._clock.time() * 1000)
         job_id = await self._enqueuer.enqueue(
-            entry.job, entry.args, entry.kwargs, queue=entry.queue, job_id=f"{CRON_PREFIX}{name}:now:{now_ms}",
+            entry.job,
+            entry.args,
+            entry.kwargs,
+            queue=entry.queue,
+            job_id=f"{JOB_PREFIX}{name}:now:{now_ms}",
             check_name=False,
         )
         assert job_id is not None
@@ -213,8 +240,9 @@ class Scheduler:
             raw_last = last.get(name.encode())
             last_run = datetime.fromtimestamp(int(raw_last) / 1000, self.timezone) if raw_last else None
             rows.append(
-                ScheduleRow(entry, next_fire(entry.cron, now)[0], last_run,
-                            states.get(name.encode()) != b"disabled")
+                ScheduleRow(
+                    entry, next_fire(entry.cron, now)[0], last_run, states.get(name.encode()) != b"disabled"
+                )
             )
         return rows
 

@@ -82,7 +82,10 @@ async def on_startup(ctx: dict[str, Any]) -> None:
     runtime = build_runtime(settings, ctx["redis"], ctx.get(CLOCK, system_clock))
     ctx[RUNTIME] = runtime
     runtime.extras["scheduler"] = Scheduler(
-        runtime.redis, runtime.enqueuer, load_schedule(settings.schedule), timezone=settings.cron_timezone,
+        runtime.redis,
+        runtime.enqueuer,
+        load_schedule(settings.schedule),
+        timezone=settings.cron_timezone,
         clock=runtime.clock,
     )
     await _start_http(runtime)

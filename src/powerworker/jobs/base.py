@@ -130,6 +130,8 @@ class JobSpec:
         keep_result_s: how long the result is kept; None uses the worker's default.
         binder: checks and coerces the arguments.
         internal: a powerworker job that is not listed to operators.
+        runaway_check: False exempts the job from runaway-loop detection (each run gets its own key), for
+            jobs that legitimately start many times a minute with the same arguments.
     """
 
     name: str
@@ -141,6 +143,7 @@ class JobSpec:
     keep_result_s: float | None = None
     binder: ArgumentBinder = field(repr=False, default=None)  # type: ignore[assignment]
     internal: bool = False
+    runaway_check: bool = True
 
     def retries_allowed(self, default: int) -> int:
         """How many retries follow the first try."""
@@ -170,6 +173,7 @@ def job(
     keep_result_s: float | None = None,
     args_model: type[BaseModel] | None = None,
     internal: bool = False,
+    runaway_check: bool = True,
 ) -> Callable[[JobFunction[P, R]], JobFunction[P, R]]:
     """Register a coroutine function as a job under `name`. See `JobSpec` for the options."""
     if isinstance(retries, int) and not isinstance(retries, bool) and retries < 0:
@@ -193,6 +197,7 @@ def job(
             keep_result_s=keep_result_s,
             binder=ArgumentBinder.for_function(name, fn, args_model),
             internal=internal,
+            runaway_check=runaway_check,
         )
         return fn
 
