@@ -26,6 +26,8 @@ from powerworker.dead import DeadSet
 from powerworker.enqueue import Enqueuer
 from powerworker.errors import ConfigurationError, UnknownJob
 from powerworker.jobs.base import load_jobs
+from powerworker.logs import configure_logging
+from powerworker.scheduler import Scheduler, load_schedule
 from powerworker.serialization import make_job_deserializer
 from powerworker.settings import Settings, load_settings
 from powerworker.worker import router_for
@@ -95,6 +97,8 @@ def main(ctx: click.Context) -> None:
         ctx.obj.lanes  # noqa: B018 - validate QUEUE_LANES up front
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
+    if ctx.invoked_subcommand != "worker":  # commands print their results; only warnings are logged
+        configure_logging(ctx.obj.model_copy(update={"log_level": "WARNING"}))
 
 
 @main.command()
@@ -230,3 +234,71 @@ def worker(burst: bool) -> None:
     import powerworker
 
     run_worker(powerworker.WorkerSettings, **({"burst": True} if burst else {}))
+
+
+def _scheduler(env: Env) -> Scheduler:
+    return Scheduler(
+        env.redis, env.enqueuer, load_schedule(env.settings.schedule), timezone=env.settings.cron_timezone
+    )
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def schedule(ctx: click.Context) -> None:
+    """List the schedule (no subcommand), or enable, disable or run an entry."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(schedule_list)
+
+
+@schedule.command("list")
+@_async
+async def schedule_list(env: Env) -> None:
+    """Every entry: expression, queue, next run, last run and state."""
+    rows = await _scheduler(env).rows()
+    width = max(len(row.entry.name) for row in rows)
+    click.echo(f"{'NAME':<{width}}  {'CRON':<15} {'QUEUE':<18} {'NEXT RUN':<20} {'LAST RUN':<20} STATE")
+    for row in rows:
+        last = row.last_run.strftime("%Y-%m-%d %H:%M:%S") if row.last_run else "-"
+        click.echo(
+            f"{row.entry.name:<{width}}  {row.entry.cron:<15} {row.entry.queue:<18} "
+            f"{row.next_run.strftime('%Y-%m-%d %H:%M:%S'):<20} {last:<20} "
+            f"{'enabled' if row.enabled else 'DISABLED'}"
+        )
+
+
+def _schedule_action(name: str, action: Callable[[Scheduler, str], Awaitable[object]]) -> Callable[..., None]:
+    @schedule.command(name)
+    @click.argument("schedule_name")
+    @_async
+    async def command(env: Env, schedule_name: str) -> None:
+        try:
+            outcome = await action(_scheduler(env), schedule_name)
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from None
+        click.echo(f"{schedule_name}: {outcome}")
+
+    command.__doc__ = {
+        "enable": "Enable a schedule on every worker.",
+        "disable": "Disable a schedule on every worker.",
+        "run": "Enqueue a schedule's job now, once.",
+    }[name]
+    return command
+
+
+async def _enable(s: Scheduler, name: str) -> str:
+    await s.set_enabled(name, True)
+    return "enabled"
+
+
+async def _disable(s: Scheduler, name: str) -> str:
+    await s.set_enabled(name, False)
+    return "disabled"
+
+
+async def _run(s: Scheduler, name: str) -> str:
+    return f"enqueued {await s.trigger(name)}"
+
+
+_schedule_action("enable", _enable)
+_schedule_action("disable", _disable)
+_schedule_action("run", _run)

@@ -93,3 +93,35 @@ async def test_each_tick_runs_exactly_once(redis: Redis, spawn_worker: SpawnWork
         raise AssertionError(f"first={first} last={last} runs={every_second}\n" + "\n".join(lines)) from exc
     if not kill_one:
         assert all(job_try == 1 for _, job_try in every_second + every_two)
+
+
+async def test_disable_stops_every_worker_within_a_tick(redis: Redis, spawn_worker: SpawnWorker) -> None:
+    """Disabling a schedule stops it on all workers from the next tick; enabling resumes it."""
+    from powerworker.scheduler import STATES_KEY
+
+    async with spawn_worker(**SCHEDULE_ENV) as a, spawn_worker(**SCHEDULE_ENV) as b:
+        workers = [a, b]
+        for w in workers:
+            await w.wait_for("worker.started")
+        start = math.ceil(time.time()) + 1
+        await completed_anywhere(workers, f"schedule:every_second:{start * 1000}")
+        await redis.hset(STATES_KEY, "every_second", "disabled")
+        disabled_at = time.time()
+        await completed_anywhere(
+            workers, f"schedule:every_two_seconds:{(math.ceil(disabled_at / 2) * 2 + 4) * 1000}"
+        )
+        await redis.hset(STATES_KEY, "every_second", "enabled")
+        enabled_at = time.time()
+        resumed = math.ceil(enabled_at) + 1
+        await completed_anywhere(workers, f"schedule:every_second:{resumed * 1000}")
+        for w in workers:
+            w.kill(signal.SIGTERM)
+        for w in workers:
+            assert await w.exited() == 0
+    runs = runs_of(await redis.lrange("test:ticks:every_second", 0, -1), start, resumed)
+    ticks = sorted(tick for tick, _ in runs)
+    skipped = [e for w in workers for e in w.matching("schedule.skipped_disabled", schedule="every_second")]
+    assert skipped  # the workers saw the ticks and skipped them
+    # No tick that fell due more than one tick after disabling ran; every tick after re-enabling did.
+    assert not [t for t in ticks if disabled_at + 1 < t < enabled_at]
+    assert ticks[-1] == resumed
