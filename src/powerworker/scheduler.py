@@ -195,7 +195,7 @@ class Scheduler:
             check_name=False,
         )
         outcome = int(
-            await self._fire(
+            await self._fire(  # type: ignore[misc]
                 keys=[PUSHED_PREFIX + entry.name, STATES_KEY, LAST_RUNS_KEY, *job.keys],
                 args=[tick_ms, entry.name, *job.argv[:3], job.job_id, tick_ms - PUSHED_KEEP_MS],
             )
