@@ -80,8 +80,17 @@ async def private_redis_url() -> AsyncIterator[str]:
         port = sock.getsockname()[1]
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     proc = await asyncio.create_subprocess_exec(
-        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert proc.stdout is not None
     async with asyncio.timeout(10):

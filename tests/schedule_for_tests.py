@@ -4,7 +4,11 @@ from powerworker.cron import ScheduleEntry, validate
 
 TICKS_KEY = "test:ticks:"
 
-SCHEDULE = validate([
-    ScheduleEntry("every_second", "* * * * * *", "Test::TickJob", "default", args=("every_second",)),
-    ScheduleEntry("every_two_seconds", "* * * * * */2", "Test::TickJob", "critical", args=("every_two_seconds",)),
-])
+SCHEDULE = validate(
+    [
+        ScheduleEntry("every_second", "* * * * * *", "Test::TickJob", "default", args=("every_second",)),
+        ScheduleEntry(
+            "every_two_seconds", "* * * * * */2", "Test::TickJob", "critical", args=("every_two_seconds",)
+        ),
+    ]
+)

@@ -8,8 +8,8 @@ queued, running, or has a kept result (deduplication by job id). Any service tha
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 

@@ -195,7 +195,7 @@ class Scheduler:
             check_name=False,
         )
         outcome = int(
-            await self._fire(  # type: ignore[misc]
+            await self._fire(
                 keys=[PUSHED_PREFIX + entry.name, STATES_KEY, LAST_RUNS_KEY, *job.keys],
                 args=[tick_ms, entry.name, *job.argv[:3], job.job_id, tick_ms - PUSHED_KEEP_MS],
             )
@@ -211,7 +211,7 @@ class Scheduler:
     async def set_enabled(self, name: str, enabled: bool) -> None:
         """Enable or disable a schedule on every worker (from its next tick on)."""
         self.entry(name)
-        await self._redis.hset(STATES_KEY, name, "enabled" if enabled else "disabled")
+        await self._redis.hset(STATES_KEY, name, "enabled" if enabled else "disabled")  # type: ignore[misc]
         log.info("schedule.enabled" if enabled else "schedule.disabled", schedule=name)
 
     async def trigger(self, name: str) -> str:

@@ -10,7 +10,6 @@ import pytest
 import redis as sync_redis
 from click.testing import CliRunner
 from redis.asyncio import Redis
-from tests.conftest import TEST_REDIS_URL
 
 from powerworker import keys
 from powerworker.cli import main
@@ -19,6 +18,7 @@ from powerworker.enqueue import Enqueuer
 from powerworker.queues import QueueRouter
 from powerworker.testing import FakeClock
 from powerworker.testing.worker import WorkerHarness
+from tests.conftest import TEST_REDIS_URL
 
 Harness = Callable[..., AbstractAsyncContextManager[WorkerHarness]]
 

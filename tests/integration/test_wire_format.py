@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
-from tests.jobs_for_tests import ORDER_KEY
 
 from powerworker.enqueue import ENQUEUE_SCRIPT
 from powerworker.queues import QueueRouter, weight_of
 from powerworker.testing import FakeClock
 from powerworker.testing.worker import WorkerHarness
+from tests.jobs_for_tests import ORDER_KEY
 
 Harness = Callable[..., AbstractAsyncContextManager[WorkerHarness]]
 DOC = Path(__file__).parents[2] / "docs" / "wire-format.md"

@@ -123,7 +123,7 @@ def test_every_minutes_is_clock_aligned() -> None:
 def test_naive_datetime_refused() -> None:
     """next_fire needs an explicit time zone."""
     with pytest.raises(ValueError, match="timezone"):
-        next_fire("* * * * *", datetime(2026, 1, 1))  # noqa: DTZ001
+        next_fire("* * * * *", datetime(2026, 1, 1))
 
 
 def test_validate_rejects_bad_and_duplicate_entries() -> None:
