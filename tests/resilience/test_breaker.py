@@ -281,20 +281,26 @@ async def test_reopen_time_is_right_on_a_non_utc_host(clock: FakeClock) -> None:
     assert breaker.time_until_open is not None and breaker.time_until_open.total_seconds() == 30
 
 
-async def test_admit_records_the_outcome_of_its_block(clock: FakeClock) -> None:
-    """`with breaker.admit():` counts an error leaving the block, resets on success, and refuses when open."""
+async def test_admit_and_record(clock: FakeClock) -> None:
+    """`admit()` hands out a ticket; `record` counts a failure, resets on success; refusal once open."""
     breaker = Breaker("t", BreakerConfig(fail_max=2, reset_timeout_s=60, call_timeout_s=30), clock=clock)
-    with pytest.raises(ApiError), breaker.admit():
-        raise server_error()
+    breaker.record(breaker.admit(), server_error())
     assert breaker.failures == 1
-    with breaker.admit():
-        pass
+    breaker.record(breaker.admit(), ApiError("nope", status=404))
+    assert breaker.failures == 1
+    breaker.record(breaker.admit())
     assert breaker.failures == 0
     for _ in range(2):
-        with pytest.raises(ApiError), breaker.admit():
-            raise server_error()
+        breaker.record(breaker.admit(), server_error())
     with pytest.raises(CircuitOpenError):
         breaker.admit()
+    clock.advance(60)
+    probe = breaker.admit()
+    assert probe[1] is True
+    with pytest.raises(CircuitOpenError):
+        breaker.admit()
+    breaker.record(probe)
+    assert breaker.state_name == "closed"
 
 
 async def test_forced_transition_outside_the_loop_is_published_later(redis: Redis, clock: FakeClock) -> None:

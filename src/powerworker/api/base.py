@@ -104,6 +104,8 @@ class ApiClient:
         self._connect_timeout_s = connect_timeout_s
         self._timeout_s = timeout_s
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._timeout = self._timeout_for(breaker, None)
+        self._plain_urls: dict[str, URL] = {}
         self._static_headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -160,34 +162,44 @@ class ApiClient:
         method = method.upper()
         url, body = self._prepare(method, path, data)
         guard = breaker or self.breaker
-        timeout = self._timeout_for(guard, timeout_s)
+        timeout = (
+            self._timeout if timeout_s is None and breaker is None else self._timeout_for(guard, timeout_s)
+        )
         policy = retry or self.retry
         attempt = 0
         while True:
             attempt += 1
             retry_after_s: float | None = None
             try:
-                # The try's HTTP timeout is at most the breaker's wall-clock limit, so it enforces that limit.
-                with guard.admit():
-                    try:
-                        async with self.session.request(
-                            method,
-                            url,
-                            data=body,
-                            headers={"Authorization": f"Bearer {self.auth.token()}", **self._static_headers},
-                            timeout=timeout,
-                            allow_redirects=False,
-                        ) as response:
-                            content = await response.read()
-                    except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                        raise error_for_transport(error, self.service) from error
-                    status, headers = response.status, response.headers
-                    if not 200 <= status < 300:
-                        retry_after_s = parse_retry_after(headers.get("Retry-After"), self.clock.time())
-                        raise error_for_status(
-                            status, parse_body(content, headers.get("Content-Type")), self.service
-                        )
-                return content if raw else parse_body(content, headers.get("Content-Type"))
+                ticket = guard.admit()  # CircuitOpenError when refused
+                try:
+                    # The try's timeout is at most the breaker's wall-clock limit, so it enforces that limit.
+                    async with self.session.request(
+                        method,
+                        url,
+                        data=body,
+                        headers={"Authorization": f"Bearer {self.auth.token()}", **self._static_headers},
+                        timeout=timeout,
+                        allow_redirects=False,
+                    ) as response:
+                        content = await response.read()
+                except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                    failure = error_for_transport(error, self.service)
+                    guard.record(ticket, failure)
+                    raise failure from error
+                except BaseException as error:  # cancelled: the breaker frees a probe slot
+                    guard.record(ticket, error)
+                    raise
+                status, headers = response.status, response.headers
+                if 200 <= status < 300:
+                    guard.record(ticket)
+                    return content if raw else parse_body(content, headers.get("Content-Type"))
+                retry_after_s = parse_retry_after(headers.get("Retry-After"), self.clock.time())
+                failure = error_for_status(
+                    status, parse_body(content, headers.get("Content-Type")), self.service
+                )
+                guard.record(ticket, failure)
+                raise failure
             except ApiError as error:
                 failure = error
             if not policy.should_retry(method, failure, attempt):
@@ -208,18 +220,24 @@ class ApiClient:
 
     # -- building a request ----------------------------------------------------------------------------------
     def _prepare(self, method: str, path: str, data: Any) -> tuple[URL, bytes | None]:
-        if path.startswith(("http://", "https://")):
-            target = path
-        else:
-            target = self.base_url + (path if path.startswith("/") else "/" + path)
-        body: bytes | None = None
+        """The URL (with the query of GET/HEAD/DELETE data) and the body (JSON of POST/PUT/PATCH data)."""
+        if not data:  # most calls: a path alone, whose URL is built once
+            url = self._plain_urls.get(path)
+            if url is None:
+                url = _url(self._target(path))
+                if len(self._plain_urls) < 1024:
+                    self._plain_urls[path] = url
+            return url, None
+        target = self._target(path)
         if method in QUERY_METHODS:
-            query = to_query(data) if data else ""
-            if query:
-                target += ("&" if "?" in target else "?") + query
-        elif data:
-            body = json_dumps(data).encode()
-        return _url(target), body
+            query = to_query(data)
+            return _url(f"{target}{'&' if '?' in target else '?'}{query}" if query else target), None
+        return _url(target), json_dumps(data).encode()
+
+    def _target(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.base_url + (path if path.startswith("/") else "/" + path)
 
     def _timeout_for(self, breaker: Breaker, timeout_s: float | None) -> aiohttp.ClientTimeout:
         """The try's timeout: the client's (or the given one), never longer than the breaker's limit."""

@@ -44,11 +44,11 @@ __all__ = [
     "AI_PROVIDER_PREFIX",
     "BREAKER_CONFIGS",
     "BREAKER_STATE_TTL_S",
-    "Admission",
     "Breaker",
     "BreakerConfig",
     "BreakerRegistry",
     "BreakerSnapshot",
+    "Ticket",
     "breaker_state_key",
     "is_counted_failure",
 ]
@@ -58,6 +58,8 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 StateName = Literal["closed", "open", "half_open"]
+#: What `Breaker.admit` hands out: the generation the call was admitted in, and whether it is the probe.
+Ticket = tuple[int, bool]
 
 
 @dataclass(frozen=True)
@@ -154,29 +156,11 @@ class _Transitions(CircuitBreakerListener):  # type: ignore[misc]
         breaker._transitioned(old.state if old is not None else None, new.state)
 
 
-class Admission:
-    """One admitted call; leaving the `with` block records its outcome on the breaker (see `Breaker.admit`)."""
-
-    __slots__ = ("_breaker", "_generation", "_probe")
-
-    def __init__(self, breaker: Breaker, generation: int, probe: bool) -> None:
-        self._breaker, self._generation, self._probe = breaker, generation, probe
-
-    def __enter__(self) -> Admission:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
-        if error is None:
-            self._breaker._record_success(self._generation, self._probe)
-        else:
-            self._breaker._record_failure(error, self._generation, self._probe)
-
-
 class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
     """An aiobreaker circuit breaker made safe for concurrent asyncio callers (see the module docstring).
 
-    Guard a coroutine with `await breaker.call(func, *args)`, or a block already bounded in time with
-    `with breaker.admit(): ...`.
+    Guard a coroutine with `await breaker.call(func, *args)`, or a call already bounded in time with
+    `admit()` and `record()`.
     """
 
     def __init__(
@@ -203,6 +187,8 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
         self._reopen_mono: float | None = None  # when the probe may go, on the monotonic clock
         self._opened_wall: float | None = None
         self._changed_wall = clock.time()
+        self._closed = True  # mirrors the state, for the fast path of `admit`
+        self._closed_ticket: Ticket = (0, False)
 
     # -- what the breaker is doing ---------------------------------------------------------------------------
     @property
@@ -263,26 +249,46 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
             TimeoutError: the call ran past `config.call_timeout_s`.
             Exception: whatever `func` raised, as itself, after the breaker has recorded it.
         """
-        with self.admit():
+        ticket = self.admit()
+        try:
             async with asyncio.timeout(self.config.call_timeout_s):
-                return await func(*args, **kwargs)
+                result = await func(*args, **kwargs)
+        except BaseException as error:
+            self.record(ticket, error)
+            raise
+        self.record(ticket)
+        return result
 
     async def call_async(self, func: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """aiobreaker's name for `call`."""
         return await self.call(func, *args, **kwargs)
 
-    def admit(self) -> Admission:
-        """Admit one call now, as a context manager that records the outcome of its block.
+    def admit(self) -> Ticket:
+        """Admit one call now, or raise `CircuitOpenError`; hand the ticket to `record` when the call ends.
 
-            with breaker.admit():      # raises CircuitOpenError if refused
-                reply = await send()   # an exception leaving the block is recorded (if it counts)
+            ticket = breaker.admit()
+            try:
+                reply = await send()
+            except BaseException as error:
+                breaker.record(ticket, error)   # counted if it is a timeout, connection error or 5xx
+                raise
+            breaker.record(ticket)
 
         Unlike `call`, this sets no timer: it is for calls already bounded by `config.call_timeout_s` or less,
         such as an HTTP request with a timeout no longer than that. The HTTP clients use it so that the event
-        loop is spared a second timer per request (about 10 us of CPU each), and one coroutine frame.
+        loop is spared a second timer per request (about 10 us of CPU each) and a coroutine frame.
         """
-        generation, probe = self._admit()
-        return Admission(self, generation, probe)
+        if self._closed:  # the common case, decided without aiobreaker's chain of properties
+            return self._closed_ticket
+        return self._admit()
+
+    def record(self, ticket: Ticket, error: BaseException | None = None) -> None:
+        """Record how an admitted call ended: `error` None for a success."""
+        generation, probe = ticket
+        if error is not None:
+            self._record_failure(error, generation, probe)
+        elif ticket is not self._closed_ticket or self._state_storage.counter:
+            self._record_success(generation, probe)
 
     def _admit(self) -> tuple[int, bool]:
         """Decide, without awaiting, whether a call may run; returns (generation, is_probe)."""
@@ -360,6 +366,8 @@ class Breaker(aiobreaker.CircuitBreaker):  # type: ignore[misc]
     def _move_to(self, state: CircuitBreakerState) -> None:
         self._generation += 1
         self._changed_wall = self._clock.time()
+        self._closed = state is CircuitBreakerState.CLOSED
+        self._closed_ticket = (self._generation, False)
         self._state_storage.state = state
         self.state = state  # aiobreaker builds the state object and notifies listeners
 
