@@ -1,0 +1,1 @@
+"""DevOps jobs: Docker hosts, Swarm clusters and Git runners."""
