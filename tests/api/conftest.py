@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import pytest
 
 from powerworker.api import ApiClients, build_clients
+from powerworker.api import base as base_module
+from powerworker.api.llm import client as llm_client_module
+from powerworker.api.llm import provider as provider_module
+from powerworker.api.llm import streaming as streaming_module
+from powerworker.resilience import breaker as breaker_module
 from powerworker.settings import Settings
 from powerworker.testing import FakeClock
 from powerworker.testing.fake_backend import FakeBackend
+from tests.helpers_logs import fresh_loggers
+
+
+@pytest.fixture(autouse=True)
+def _capturable_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let capture_logs see every event whatever logging setup earlier tests left."""
+    modules = (base_module, breaker_module, llm_client_module, provider_module, streaming_module)
+    yield from fresh_loggers(monkeypatch, *modules)
 
 
 @pytest.fixture

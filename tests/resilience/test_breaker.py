@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from powerworker.errors import ApiError, CircuitOpenError
+from powerworker.resilience import breaker as breaker_module
 from powerworker.resilience.breaker import (
     BREAKER_CONFIGS,
     Breaker,
@@ -25,8 +26,15 @@ from powerworker.resilience.breaker import (
     is_counted_failure,
 )
 from powerworker.testing import FakeClock
+from tests.helpers_logs import fresh_loggers
 
 FIVE = BreakerConfig(fail_max=5, reset_timeout_s=60, call_timeout_s=30)
+
+
+@pytest.fixture(autouse=True)
+def _capturable_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let capture_logs see INFO transitions whatever logging setup earlier tests left."""
+    yield from fresh_loggers(monkeypatch, breaker_module)
 
 
 async def ok() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,10 +11,18 @@ from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from powerworker.errors import LockError, LockNotAcquired
+from powerworker.resilience import lock as lock_module
 from powerworker.resilience.lock import DistributedLock, held, lock_key, ttl
 from powerworker.testing import FakeClock
+from tests.helpers_logs import fresh_loggers
 
 NAME = "billing:scheduler:2026-11-27"
+
+
+@pytest.fixture(autouse=True)
+def _capturable_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let capture_logs see every event whatever logging setup earlier tests left."""
+    yield from fresh_loggers(monkeypatch, lock_module)
 
 
 class SignallingClock(FakeClock):
