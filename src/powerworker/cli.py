@@ -98,7 +98,7 @@ def main(ctx: click.Context) -> None:
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
     if ctx.invoked_subcommand != "worker":  # commands print their results; only warnings are logged
-        configure_logging(ctx.obj.model_copy(update={"log_level": "WARNING"}))
+        configure_logging(ctx.obj.model_copy(update={"log_level": "WARNING"}), cache=False)
 
 
 @main.command()
@@ -302,3 +302,21 @@ async def _run(s: Scheduler, name: str) -> str:
 _schedule_action("enable", _enable)
 _schedule_action("disable", _disable)
 _schedule_action("run", _run)
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default WEB_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on (default WEB_PORT, 4567).")
+@click.pass_context
+def web(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the dashboard (a separate process from the worker)."""
+    from powerworker import __version__
+    from powerworker.web import serve
+
+    settings: Settings = ctx.obj
+    try:
+        settings.check_for_web()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings)
+    serve(settings, host or settings.web_host, port or settings.web_port, version=__version__)

@@ -26,10 +26,12 @@ class _DropArqJobLines(logging.Filter):
         )
 
 
-def configure_logging(settings: Settings, *, stream: Any = None) -> None:
+def configure_logging(settings: Settings, *, stream: Any = None, cache: bool | None = None) -> None:
     """Configure structlog and the standard library once per process.
 
     JSON is used outside development (or when LOG_FORMAT=json); development gets coloured console lines.
+    Loggers are cached on first use (they then keep this configuration) except in the test environment,
+    where one process configures logging many times.
     """
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):
@@ -52,7 +54,7 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         processors=[*shared, structlog.processors.StackInfoRenderer(), *exc_processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=settings.worker_env != "test" if cache is None else cache,
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(

@@ -127,7 +127,9 @@ async def _start_http(runtime: Runtime) -> None:
     if not settings.worker_id and settings.relaxed:  # development: a stand-in identity for the JWT
         settings = settings.model_copy(update={"worker_id": f"development-{runtime.instance_id}"})
     session = create_session(settings)
-    runtime.api = build_clients(session, settings, redis=runtime.redis, clock=runtime.clock)
+    runtime.api = build_clients(
+        session, settings, redis=runtime.redis, clock=runtime.clock, instance_id=runtime.instance_id
+    )
 
 
 async def _stop_http(runtime: Runtime) -> None:

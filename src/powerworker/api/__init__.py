@@ -71,16 +71,19 @@ def build_clients(
     *,
     redis: Redis | None = None,
     clock: Clock = system_clock,
+    instance_id: str | None = None,
 ) -> ApiClients:
     """Every client of the process over `session`.
 
     Args:
         session: from `create_session(settings)`; shared by all clients and closed by the caller.
         settings: base URL, JWT identity, timeouts.
-        redis: if given, breaker transitions are published to `powerworker:breakers:<worker_id>` at once.
+        redis: if given, breaker transitions are published to `powerworker:breakers:<instance>` at once.
+        instance_id: names this process in the published breaker state (several processes may share one
+            WORKER_ID); defaults to WORKER_ID.
         clock: time for JWT expiry, breaker windows, backoff sleeps and caches.
     """
-    breakers = BreakerRegistry(clock=clock, redis=redis, worker_id=settings.worker_id)
+    breakers = BreakerRegistry(clock=clock, redis=redis, worker_id=instance_id or settings.worker_id)
     auth = WorkerJwt.from_settings(settings, clock)
     backend = BackendApiClient(
         session,

@@ -52,6 +52,8 @@ async def heartbeat_once(runtime: Runtime, lane: str, started_at: float) -> None
         )
         pipe.expire(info, RUNNING_TTL_S)
         await pipe.execute()
+    if runtime.api is not None:  # the dashboard shows each worker's breakers
+        await runtime.api.breakers.publish(runtime.redis)
 
 
 async def run_heartbeat(runtime: Runtime, lane: str, stop: asyncio.Event) -> None:
