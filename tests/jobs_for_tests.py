@@ -99,3 +99,9 @@ __all__ = ["ORDER_KEY"]
 async def tick(ctx: JobContext, schedule: str) -> None:
     """Records each run of a scheduled tick: its job id (which names the tick) and its try."""
     await ctx.redis.rpush(f"test:ticks:{schedule}", f"{ctx.job_id}|{ctx.job_try}")
+
+
+@job("Test::BackendCallJob", queue="default", retries=10)
+async def backend_call(ctx: JobContext, n: int) -> Any:
+    """One POST to the backend per try (POSTs are never re-sent inside a try)."""
+    return await ctx.api.post_data("/api/v1/test/ping", {"n": n})
