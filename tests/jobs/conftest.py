@@ -7,12 +7,14 @@ in-process API retries (2 s, 4 s) and the HTTP client's backoff only advance it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+import structlog
 from arq.jobs import JobResult
+from structlog.testing import capture_logs
 
 from powerworker.settings import Settings
 from powerworker.testing import FakeBackend, FakeClock
@@ -40,6 +42,15 @@ async def worker(harness: Harness, backend: FakeBackend, clock: FakeClock) -> As
     """A step-driven worker whose jobs call the fake backend."""
     async with harness(clock=clock, backend_api_url=backend.url) as h:
         yield h
+
+
+@pytest.fixture
+def logs() -> Iterator[list[dict[str, Any]]]:
+    """The events logged during the test, whatever level filter an earlier test's logging setup left behind."""
+    structlog.reset_defaults()
+    with capture_logs() as captured:
+        yield captured
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from structlog.testing import capture_logs
 
 from powerworker import keys
 from powerworker.jobs.scheduled import SCHEDULED_CALLS, ScheduledCall
@@ -61,13 +60,12 @@ def requests_per_try(row: ScheduledCall) -> int:
 
 @ROWS
 async def test_row_sends_its_call_and_reports_counts(
-    row: ScheduledCall, worker: WorkerHarness, backend: FakeBackend, redis: Redis
+    row: ScheduledCall, worker: WorkerHarness, backend: FakeBackend, redis: Redis, logs: list[dict[str, Any]]
 ) -> None:
     """The job makes its one call with the right verb, path and body, and logs, tracks and returns the counts."""
     data, expected = reply_for(row)
     backend.route(row.method, path_of(row), data=data)
-    with capture_logs() as logs:
-        _, result = await run_job(worker, row.name, ARGS[row.takes])
+    _, result = await run_job(worker, row.name, ARGS[row.takes])
     assert result is not None and result.success, result
     assert result.result == {"success": True, **expected}
     [request] = backend.requests
