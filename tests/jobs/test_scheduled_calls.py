@@ -74,7 +74,7 @@ async def test_row_sends_its_call_and_reports_counts(
     done = next(entry for entry in logs if entry["event"] == "scheduled.completed")
     assert {name: done[name] for name in expected} == expected
     for name, value in expected.items():
-        point = json.loads(await redis.lindex(keys.job_metrics("cleanup_" + row.gauges.get(name, name)), 0))
+        point = json.loads(await redis.lindex(keys.job_metrics("cleanup_" + row.gauge(name)), 0))
         assert (point["type"], point["value"], point["job_class"]) == ("gauge", value, row.name)
     if row.counter:
         point = json.loads(await redis.lindex(keys.job_metrics(row.counter), 0))

@@ -8,8 +8,7 @@ those counts are tracked as, and whether an `ApiError` is swallowed (logged, and
 dead-sets or discards it).
 
 Every job returns `{"success": true, <count>: n, ...}`, logs the counts (`scheduled.completed`) and tracks
-each as a gauge `cleanup_<name>` (rows may rename; three DevOps rows keep the original's metric names and run
-counters).
+each as a gauge `cleanup_<job>_<count>` (three DevOps rows keep the original's metric names and run counters).
 
 Departures from the original, which these rows implement as intended:
 - replies are read through string keys (`data.expired_count`), so the approval-expiry jobs report their counts
@@ -25,6 +24,7 @@ Departures from the original, which these rows implement as intended:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -59,7 +59,8 @@ class ScheduledCall:
         body: the JSON body (None: no body).
         attempts: in-process attempts on retryable API errors (1: a raw call).
         counts: summary name -> dotted path of a count in the reply's `data` (`""` is `data` itself).
-        gauges: summary name -> metric key tracked as gauge `cleanup_<key>` (default: the summary name).
+        gauges: summary name -> metric key, tracked as gauge `cleanup_<key>` (default: `<job>_<name>`, the job's
+            name in snake case, e.g. `ai_pricing_sync_synced`).
         counter: a counter incremented after each successful run.
         swallow: an `ApiError` is logged and returned instead of raised.
         takes: how the job takes arguments (see `ArgStyle`).
@@ -78,6 +79,13 @@ class ScheduledCall:
     counter: str | None = None
     swallow: bool = False
     takes: ArgStyle = "any"
+
+    def gauge(self, name: str) -> str:
+        """The metric key the count `name` is tracked under."""
+        if name in self.gauges:
+            return self.gauges[name]
+        job_name = self.name.removesuffix("Job").replace("::", "")
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", job_name).lower() + "_" + name
 
     async def run(self, ctx: JobContext, *, body: Mapping[str, Any] | None = None, **path: str) -> Summary:
         """Make the call and summarise the reply."""
@@ -99,7 +107,7 @@ class ScheduledCall:
         found = {name: count_of(dig(data, where)) for name, where in self.counts.items()}
         ctx.log.info("scheduled.completed", path=target, **found)
         if found:
-            await ctx.track_cleanup_metrics({self.gauges.get(name, name): n for name, n in found.items()})
+            await ctx.track_cleanup_metrics({self.gauge(name): n for name, n in found.items()})
         if self.counter:
             await ctx.increment_counter(self.counter)
         return {"success": True, **found}
@@ -130,7 +138,7 @@ SCHEDULED_CALLS: tuple[ScheduledCall, ...] = (
     _C("ChatSessionCleanupJob", "maintenance", "POST", "/api/v1/chat/channels/cleanup_sessions", attempts=2),
     _C("AiTeamMessageCleanupJob", _AI, "POST", "/api/v1/ai/teams/cleanup_messages", attempts=2),
     _C("AiTrustDecayJob", _AI, "POST", "/api/v1/ai/autonomy/trust_scores/decay", attempts=2,
-       counts={"trust_scores_decayed": ""}),
+       counts={"decayed": ""}),
     _C("AiBudgetRolloverJob", _AI, "POST", "/api/v1/ai/autonomy/budgets/rollover_expired", retries=2,
        attempts=2, counts=counts("rolled_over", "failed")),
     _C("AiBudgetReconciliationJob", _AI, "GET", "/api/v1/ai/autonomy/budgets/reconcile", attempts=2,
@@ -170,11 +178,11 @@ SCHEDULED_CALLS: tuple[ScheduledCall, ...] = (
     _C("AiRalphLoopSchedulerJob", _AI, "POST", f"{_INTERNAL_AI}/ralph_loops/process_scheduled",
        counts=counts("loops_processed", "loops_skipped")),
     _C("AiStigmergicSignalDecayJob", _AI, "POST", f"{_INTERNAL_AI}/coordination/decay_signals", attempts=3,
-       counts=counts("decayed"), gauges={"decayed": "decayed_signals"}, takes="none"),
+       counts=counts("decayed"), takes="none"),
     _C("AiPressureFieldMeasurementJob", _AI, "POST", f"{_INTERNAL_AI}/coordination/measure_all_fields",
-       attempts=3, counts=counts("measured"), gauges={"measured": "measured_fields"}, takes="none"),
+       attempts=3, counts=counts("measured"), takes="none"),
     _C("AiPressureFieldDecayJob", _AI, "POST", f"{_INTERNAL_AI}/coordination/decay_fields", attempts=3,
-       counts=counts("decayed"), gauges={"decayed": "decayed_fields"}, takes="none"),
+       counts=counts("decayed"), takes="none"),
     _C("AiSkillAutoEvolutionJob", _AI, "POST", f"{_INTERNAL_AI}/skills/auto_evolve", attempts=3,
        takes="params"),
     _C("AiSelfChallengeSchedulerJob", _AI, "POST", f"{_INTERNAL_AI}/self_challenges/schedule_daily",

@@ -55,9 +55,13 @@ class Connection:
         host = info.get("host")
         if not host:
             raise ValueError("the connection info has no host")
+        try:
+            port = int(info.get("port") or (2376 if info.get("tls_enabled") else 2375))
+        except (TypeError, ValueError):
+            raise ValueError(f"the connection info's port {info.get('port')!r} is not a number") from None
         return cls(
             host=str(host),
-            port=int(info.get("port") or (2376 if info.get("tls_enabled") else 2375)),
+            port=port,
             tls_enabled=bool(info.get("tls_enabled")),
             client_cert=info.get("client_cert") or None,
             client_key=info.get("client_key") or None,
