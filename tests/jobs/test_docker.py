@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
+import pytest
+
+from powerworker.jobs.devops.engine import Connection
 from powerworker.jobs.support import iso
 from powerworker.testing import FakeBackend, FakeClock
 from powerworker.testing.fake_docker import FakeDockerEngine
@@ -186,3 +190,24 @@ async def test_health_report_failure_propagates(
     job_id, result = await run_job(worker, "Docker::HealthCheckJob")
     assert result is None
     assert round(delay_s(await worker.score(job_id))) == 30
+
+
+def test_connection_info_is_checked() -> None:
+    """TLS settings follow the connection info; unusable PEM, a missing host or a bad port are ValueErrors."""
+    bundle = make_bundle()
+    relaxed = Connection.from_reply(
+        {"host": "d1", "tls_enabled": True, "tls_verify": False, "ca_cert": bundle.ca.cert}
+    )
+    context = relaxed.ssl_context()
+    assert (relaxed.port, relaxed.base_url, relaxed.name) == (2376, "https://d1:2376", "docker:d1:2376")
+    assert context is not None and context.verify_mode is ssl.CERT_NONE
+    assert Connection.from_reply({"host": "d2"}).ssl_context() is None
+    broken = Connection.from_reply(
+        {"host": "d3", "tls_enabled": True, "client_cert": "junk", "client_key": "junk"}
+    )
+    with pytest.raises(ValueError, match="unusable TLS material"):
+        broken.ssl_context()
+    with pytest.raises(ValueError, match="no host"):
+        Connection.from_reply({"port": 2375})
+    with pytest.raises(ValueError, match="not a number"):
+        Connection.from_reply({"host": "d4", "port": {"n": 1}})
