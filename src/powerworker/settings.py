@@ -21,6 +21,8 @@ Environment = Literal["development", "test", "staging", "production"]
 RELAXED_ENVIRONMENTS = frozenset({"development", "test"})
 MIN_SECRET_BYTES = 32
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production!"
+#: The dashboard's session-cookie secret in development/test when WEB_SESSION_SECRET is not set.
+DEVELOPMENT_WEB_SECRET = "development-only-dashboard-session-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -105,6 +107,30 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(4567, validation_alias=AliasChoices("WEB_PORT", "SIDEKIQ_WEB_PORT", "web_port"))
 
+    # -- dashboard (the `powerworker web` process) -----------------------------------------------------------
+    #: Key material of the session cookie (encrypted and signed); required outside development/test, >= 32 bytes.
+    web_session_secret: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("WEB_SESSION_SECRET", "web_session_secret")
+    )
+    #: Bearer token that lets a scraper read `/metrics` without a browser session; empty = session only.
+    web_metrics_token: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("WEB_METRICS_TOKEN", "web_metrics_token")
+    )
+    #: How long a positive session check by the backend is reused (at most 30 s; 0 = check every page).
+    web_session_cache_s: float = Field(
+        10, ge=0, le=30, validation_alias=AliasChoices("WEB_SESSION_CACHE_S", "web_session_cache_s")
+    )
+    #: Login attempts allowed per account, and per client address, within `web_login_window_s`.
+    web_login_attempts: int = Field(
+        5, ge=1, le=1000, validation_alias=AliasChoices("WEB_LOGIN_ATTEMPTS", "web_login_attempts")
+    )
+    web_login_ip_attempts: int = Field(
+        20, ge=1, le=10_000, validation_alias=AliasChoices("WEB_LOGIN_IP_ATTEMPTS", "web_login_ip_attempts")
+    )
+    web_login_window_s: float = Field(
+        900, gt=0, le=86_400, validation_alias=AliasChoices("WEB_LOGIN_WINDOW_S", "web_login_window_s")
+    )
+
     @field_validator("worker_env", mode="before")
     @classmethod
     def _lower_env(cls, value: object) -> object:
@@ -158,6 +184,27 @@ class Settings(BaseSettings):
                 "WORKER_SERVICE_TOKEN",
                 f"must be at least {MIN_SECRET_BYTES} bytes long (got {len(secret.encode())})",
             )
+
+    # -- dashboard -------------------------------------------------------------------------------------------
+    @property
+    def web_secret(self) -> bytes:
+        """The session cookie's key material (a fixed development value when none is set in development/test)."""
+        secret = self.web_session_secret.get_secret_value()
+        return (secret or (DEVELOPMENT_WEB_SECRET if self.relaxed else "")).encode()
+
+    def check_for_web(self) -> None:
+        """Refuse to start the dashboard outside development/test without a strong session secret.
+
+        Raises:
+            ConfigurationError: naming the variable at fault.
+        """
+        self.check_for_start()  # the dashboard signs worker JWTs towards the server too
+        if self.relaxed:
+            return
+        secret = self.web_session_secret.get_secret_value().encode()
+        if len(secret) < MIN_SECRET_BYTES:
+            problem = "is required" if not secret else f"must be at least {MIN_SECRET_BYTES} bytes long"
+            raise ConfigurationError("WEB_SESSION_SECRET", f"{problem} when WORKER_ENV={self.worker_env}")
 
 
 def load_settings(**overrides: object) -> Settings:
