@@ -25,6 +25,10 @@ pydantic model: like `Diagnostics::NoopJob`) and `Bench::SleepJob(ctx, token, se
 `Diagnostics::SleepJob`, so its arguments are validated by pydantic; it sleeps on the worker's clock).
 The other systems get the same token argument so every payload has the same shape.
 
+powerworker's cron scheduler is switched off (`scheduler_enabled=False`) unless --scheduler is given: its
+entries fire every minute and enqueue jobs (some not yet ported, which fail as unknown) into the measured
+queue, so runs would differ by which minute boundaries they cross.
+
 Cases: bare arq with powerworker's settings (poll_delay 0.05, max_jobs = --concurrency, keep_result 3600,
 health check every 10 s, JSON payloads: the same compact `json.dumps` as
 `powerworker.serialization.serialize`, copied so that process imports no powerworker, and `json.loads`;
@@ -83,16 +87,18 @@ TARGET_VS_STOCK = 8.0
 
 # -- timing marks, recorded inside each job function in the worker process ----------------------------------
 class _Marks:
-    __slots__ = ("count", "first_start", "last_end")
+    __slots__ = ("count", "cpu_at_first_start", "first_start", "last_end")
 
     def __init__(self) -> None:
         self.first_start = 0.0
+        self.cpu_at_first_start = 0.0
         self.last_end = 0.0
         self.count = 0
 
     def start(self) -> None:
         if not self.first_start:
             self.first_start = time.perf_counter()
+            self.cpu_at_first_start = time.process_time()
 
     def end(self) -> None:
         self.last_end = time.perf_counter()
@@ -249,11 +255,16 @@ def _saq_version() -> str:
 
 
 # -- worker construction (in the child process) --------------------------------------------------------------
-def _powerworker_settings(redis_url: str, concurrency: int) -> Any:
+def _powerworker_settings(redis_url: str, concurrency: int, scheduler: bool = False) -> Any:
+    """The brief's settings; the cron scheduler is off unless --scheduler (see the module docstring)."""
     from powerworker.settings import load_settings
 
     return load_settings(
-        worker_env="test", redis_url=redis_url, worker_concurrency=concurrency, log_level="WARNING"
+        worker_env="test",
+        redis_url=redis_url,
+        worker_concurrency=concurrency,
+        log_level="WARNING",
+        scheduler_enabled=scheduler,
     )
 
 
@@ -290,11 +301,11 @@ def _bare_arq_worker(redis_url: str, concurrency: int, *, burst: bool, stock: bo
     )
 
 
-def _powerworker_worker(redis_url: str, concurrency: int, *, burst: bool) -> Any:
+def _powerworker_worker(redis_url: str, concurrency: int, *, burst: bool, scheduler: bool) -> Any:
     register_powerworker_jobs()
     from powerworker.worker import build_worker_settings, create_worker
 
-    settings_cls = build_worker_settings(_powerworker_settings(redis_url, concurrency))
+    settings_cls = build_worker_settings(_powerworker_settings(redis_url, concurrency, scheduler))
     return create_worker(settings_cls, burst=burst, handle_signals=False)
 
 
@@ -316,9 +327,11 @@ async def _close(worker: Any, system: str) -> None:
 
 
 # -- child process: one burst run ----------------------------------------------------------------------------
-def throughput_child(system: str, kind: str, concurrency: int, redis_url: str, conn: Connection) -> None:
+def throughput_child(
+    system: str, kind: str, concurrency: int, redis_url: str, scheduler: bool, conn: Connection
+) -> None:
     try:
-        report = asyncio.run(_throughput(system, kind, concurrency, redis_url))
+        report = asyncio.run(_throughput(system, kind, concurrency, redis_url, scheduler))
     except BaseException as exc:
         conn.send({"error": f"{type(exc).__name__}: {exc}"})
         raise
@@ -326,16 +339,19 @@ def throughput_child(system: str, kind: str, concurrency: int, redis_url: str, c
     conn.close()
 
 
-async def _throughput(system: str, kind: str, concurrency: int, redis_url: str) -> dict[str, Any]:
+async def _throughput(
+    system: str, kind: str, concurrency: int, redis_url: str, scheduler: bool = False
+) -> dict[str, Any]:
     if system == "saq":
         return await _throughput_saq(kind, concurrency, redis_url)
     if system == "powerworker":
-        worker = _powerworker_worker(redis_url, concurrency, burst=True)
+        worker = _powerworker_worker(redis_url, concurrency, burst=True, scheduler=scheduler)
     else:
         worker = _bare_arq_worker(redis_url, concurrency, burst=True, stock=system == "arq-stock")
     began = time.perf_counter()
     try:
         await worker.async_run()
+        cpu_s = time.process_time() - MARKS.cpu_at_first_start
     finally:
         await _close(worker, system)
     return {
@@ -343,6 +359,7 @@ async def _throughput(system: str, kind: str, concurrency: int, redis_url: str) 
         "first_start": MARKS.first_start,
         "last_end": MARKS.last_end,
         "process_s": time.perf_counter() - began,
+        "cpu_s": cpu_s,
         "complete": worker.jobs_complete,
         "failed": worker.jobs_failed,
         "retried": worker.jobs_retried,
@@ -364,6 +381,7 @@ async def _throughput_saq(kind: str, concurrency: int, redis_url: str) -> dict[s
     began = time.perf_counter()
     try:
         await worker.start()
+        cpu_s = time.process_time() - MARKS.cpu_at_first_start
     finally:
         await queue.disconnect()
     return {
@@ -371,6 +389,7 @@ async def _throughput_saq(kind: str, concurrency: int, redis_url: str) -> dict[s
         "first_start": MARKS.first_start,
         "last_end": MARKS.last_end,
         "process_s": time.perf_counter() - began,
+        "cpu_s": cpu_s,
         "complete": queue.complete,
         "failed": queue.failed,
         "retried": queue.retried,
@@ -379,14 +398,14 @@ async def _throughput_saq(kind: str, concurrency: int, redis_url: str) -> dict[s
 
 
 # -- child process: an idle worker for pickup latency and RSS ------------------------------------------------
-def idle_child(system: str, concurrency: int, redis_url: str, conn: Connection) -> None:
-    asyncio.run(_idle(system, concurrency, redis_url, conn))
+def idle_child(system: str, concurrency: int, redis_url: str, scheduler: bool, conn: Connection) -> None:
+    asyncio.run(_idle(system, concurrency, redis_url, scheduler, conn))
     conn.close()
 
 
-async def _idle(system: str, concurrency: int, redis_url: str, conn: Connection) -> None:
+async def _idle(system: str, concurrency: int, redis_url: str, scheduler: bool, conn: Connection) -> None:
     if system == "powerworker":
-        worker = _powerworker_worker(redis_url, concurrency, burst=False)
+        worker = _powerworker_worker(redis_url, concurrency, burst=False, scheduler=scheduler)
         ready_key = "runtime"  # set by powerworker's on_startup
     else:
         worker = _bare_arq_worker(redis_url, concurrency, burst=False, stock=False)
@@ -502,27 +521,47 @@ async def _enqueue_saq(case: Case, n: int, redis_url: str) -> None:
 
 
 # -- parent: running cases -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Run:
+    rate: float  # jobs/s
+    process_s: float  # the worker process's wall time from async_run to exit (Redis connect, start-up, drain)
+    worker_cpu_us: float  # worker process CPU per job, from the first job start to the end of the run
+    redis_cpu_us: float  # Redis server CPU per job over the worker's run
+
+
 @dataclass
 class Outcome:
-    rates: list[float] = field(default_factory=list)
-    process_s: list[float] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
+    def rates(self) -> list[float]:
+        return [r.rate for r in self.runs]
+
+    @property
     def median(self) -> float:
-        return statistics.median(self.rates) if self.rates else float("nan")
+        return statistics.median(self.rates) if self.runs else float("nan")
+
+    def median_of(self, attribute: str) -> float:
+        return statistics.median(getattr(r, attribute) for r in self.runs) if self.runs else float("nan")
 
 
 def run_case(
-    ctx: multiprocessing.context.SpawnContext, case: Case, n: int, redis_url: str, concurrency: int
-) -> tuple[float, float]:
-    """One burst run of `case`: returns (jobs/s, child process seconds incl. start-up)."""
+    ctx: multiprocessing.context.SpawnContext,
+    case: Case,
+    n: int,
+    redis_url: str,
+    concurrency: int,
+    scheduler: bool,
+) -> Run:
+    """One burst run of `case`."""
     asyncio.run(_flush(redis_url))
     asyncio.run(_enqueue_all(case, n, redis_url, concurrency))
+    redis_cpu_before = asyncio.run(_redis_cpu_s(redis_url))
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(
         target=throughput_child,
-        args=(case.system, case.kind, case.concurrency, redis_url, child),
+        args=(case.system, case.kind, case.concurrency, redis_url, scheduler, child),
         name=f"bench-{case.key}",
     )
     proc.start()
@@ -532,6 +571,7 @@ def run_case(
         if not parent.poll(timeout_s):
             raise RuntimeError(f"{case.key}: no report after {timeout_s:.0f} s")
         report = parent.recv()
+        redis_cpu_s = asyncio.run(_redis_cpu_s(redis_url)) - redis_cpu_before
     finally:
         proc.join(30)
         if proc.is_alive():
@@ -539,14 +579,27 @@ def run_case(
             proc.join()
     if "error" in report:
         raise RuntimeError(f"{case.key}: worker failed: {report['error']}")
-    if report["ran"] != n or report["failed"] or report["retried"]:
+    if report["ran"] != n or (not scheduler and (report["failed"] or report["retried"])):
         raise RuntimeError(
             f"{case.key}: {report['ran']} of {n} jobs ran, {report['failed']} failed, "
             f"{report['retried']} retried"
         )
-    asyncio.run(_check_drained(case, redis_url))
+    if not scheduler:  # cron entries may enqueue jobs of their own
+        asyncio.run(_check_drained(case, redis_url))
     elapsed = report["last_end"] - report["first_start"]
-    return n / elapsed, report["process_s"]
+    return Run(n / elapsed, report["process_s"], report["cpu_s"] / n * 1e6, redis_cpu_s / n * 1e6)
+
+
+async def _redis_cpu_s(redis_url: str) -> float:
+    """CPU seconds the Redis server has used (all clients: an approximation on a shared server)."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        info = await redis.info("cpu")
+    finally:
+        await redis.aclose()
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
 async def _check_drained(case: Case, redis_url: str) -> None:
@@ -580,12 +633,19 @@ def _rss_kib(pid: int) -> int:
 
 
 def run_idle(
-    ctx: multiprocessing.context.SpawnContext, system: str, redis_url: str, concurrency: int, jobs: int
+    ctx: multiprocessing.context.SpawnContext,
+    system: str,
+    redis_url: str,
+    concurrency: int,
+    jobs: int,
+    scheduler: bool,
 ) -> IdleReport:
     asyncio.run(_flush(redis_url))
     parent, child = ctx.Pipe()
     proc = ctx.Process(
-        target=idle_child, args=(system, concurrency, redis_url, child), name=f"bench-idle-{system}"
+        target=idle_child,
+        args=(system, concurrency, redis_url, scheduler, child),
+        name=f"bench-idle-{system}",
     )
     proc.start()
     try:
@@ -674,6 +734,10 @@ def _fmt_rate(value: float) -> str:
     return "—" if value != value else f"{value:,.0f}"
 
 
+def _fmt_ratio(value: float, suffix: str = "") -> str:
+    return "—" if value != value else f"{value:.2f}{suffix}"
+
+
 def _git_state() -> str:
     def git(*args: str) -> str:
         try:
@@ -688,7 +752,11 @@ def _git_state() -> str:
 
 THROUGHPUT_METHOD = (
     "jobs/s = N / (last job end - first job start), timed inside the job functions of a burst worker "
-    "running in its own process; all N jobs pre-enqueued (pipelined) before the worker starts. Payloads "
+    "running in its own process; all N jobs pre-enqueued (pipelined) before the worker starts. Worker "
+    "CPU: the worker process's CPU time from the first job start to the end of its run, per job. Redis "
+    "CPU: the server's used_cpu_sys + used_cpu_user over the worker's run, per job (other clients of the "
+    "server count too). Worker process s: wall time of the worker's run including connecting and "
+    "on_startup (not the imports). Payloads "
     "are compact JSON (powerworker's `serialize`; bare arq uses a copy of it and `json.loads`) except "
     "stock arq (pickle, its default). Each job has one argument, a unique token (powerworker's runaway "
     "detector would otherwise disable the job after its 5th start in 60 s)."
@@ -717,14 +785,16 @@ def render(
         "",
         THROUGHPUT_METHOD,
         "",
-        "| case | jobs/s (median) | runs | worker process s (incl. start-up) |",
-        "|---|---:|---|---:|",
+        "| case | jobs/s (median) | runs | worker CPU µs/job | Redis CPU µs/job | worker process s |",
+        "|---|---:|---|---:|---:|---:|",
     ]
     for case in cases:
         out = outcomes[case.key]
         runs = ", ".join(_fmt_rate(r) for r in out.rates) or "; ".join(out.errors) or "—"
-        proc_s = f"{statistics.median(out.process_s):.1f}" if out.process_s else "—"
-        lines.append(f"| {case.label} | {_fmt_rate(out.median)} | {runs} | {proc_s} |")
+        lines.append(
+            f"| {case.label} | {_fmt_rate(out.median)} | {runs} | {out.median_of('worker_cpu_us'):.0f} | "
+            f"{out.median_of('redis_cpu_us'):.0f} | {out.median_of('process_s'):.1f} |"
+        )
 
     def med(key: str) -> float:
         return outcomes[key].median if key in outcomes else float("nan")
@@ -741,17 +811,17 @@ def render(
         "",
         "| measure | value | target | met |",
         "|---|---:|---:|---|",
-        f"| powerworker / bare arq, no-op | {noop_ratio:.2f} | >= {TARGET_NOOP_RATIO} | "
+        f"| powerworker / bare arq, no-op | {_fmt_ratio(noop_ratio)} | >= {TARGET_NOOP_RATIO} | "
         f"{check(noop_ratio, TARGET_NOOP_RATIO)} |",
-        f"| powerworker / bare arq, 10 ms | {sleep_ratio:.2f} | >= {TARGET_SLEEP_RATIO} | "
+        f"| powerworker / bare arq, 10 ms | {_fmt_ratio(sleep_ratio)} | >= {TARGET_SLEEP_RATIO} | "
         f"{check(sleep_ratio, TARGET_SLEEP_RATIO)} |",
         f"| powerworker no-op, jobs/s | {_fmt_rate(med('pw-noop'))} | >= {TARGET_NOOP_ABSOLUTE:,} | "
         f"{check(med('pw-noop'), TARGET_NOOP_ABSOLUTE)} |",
-        f"| powerworker / stock arq, no-op | {vs_stock:.1f}x | >= {TARGET_VS_STOCK:g}x | "
+        f"| powerworker / stock arq, no-op | {_fmt_ratio(vs_stock, 'x')} | >= {TARGET_VS_STOCK:g}x | "
         f"{check(vs_stock, TARGET_VS_STOCK)} |",
-        f"| powerworker / SAQ (c={SAQ_CONCURRENCY}), no-op | {med('pw-noop') / med('saq-noop'):.2f} | "
+        f"| powerworker / SAQ (c={SAQ_CONCURRENCY}), no-op | {_fmt_ratio(med('pw-noop') / med('saq-noop'))} | "
         "reference | |",
-        f"| powerworker / SAQ (c={SAQ_CONCURRENCY}), 10 ms | {med('pw-sleep') / med('saq-sleep'):.2f} | "
+        f"| powerworker / SAQ (c={SAQ_CONCURRENCY}), 10 ms | {_fmt_ratio(med('pw-sleep') / med('saq-sleep'))} | "
         "reference | |",
     ]
     if idle:
@@ -790,6 +860,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="a dedicated database: it is flushed")
     parser.add_argument("--cases", default="all", help="comma-separated case keys (arq-noop, pw-noop, ...)")
     parser.add_argument("--latency-jobs", type=int, default=300, help="jobs for the pickup latency (0: skip)")
+    parser.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="leave powerworker's cron scheduler on (off by default: its entries fire every minute)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="markdown file to write")
     args = parser.parse_args(argv)
     if args.quick:
@@ -821,21 +896,21 @@ def main(argv: list[str] | None = None) -> int:
     for run in range(1, args.repeat + 1):
         for case in cases:
             try:
-                rate, proc_s = run_case(ctx, case, args.jobs, args.redis_url, args.concurrency)
+                result = run_case(ctx, case, args.jobs, args.redis_url, args.concurrency, args.scheduler)
             except RuntimeError as exc:
                 outcomes[case.key].errors.append(str(exc))
                 print(f"[run {run}] {case.key}: FAILED: {exc}", file=sys.stderr, flush=True)
                 continue
-            outcomes[case.key].rates.append(rate)
-            outcomes[case.key].process_s.append(proc_s)
+            outcomes[case.key].runs.append(result)
             print(
-                f"[run {run}] {case.key:<11} {rate:8,.0f} jobs/s   (worker process {proc_s:5.1f} s)",
+                f"[run {run}] {case.key:<11} {result.rate:8,.0f} jobs/s  worker CPU "
+                f"{result.worker_cpu_us:4.0f} µs/job  Redis CPU {result.redis_cpu_us:4.0f} µs/job",
                 flush=True,
             )
     idle: list[IdleReport] = []
     if args.latency_jobs > 0:
         for system in ("powerworker", "arq"):
-            rep = run_idle(ctx, system, args.redis_url, args.concurrency, args.latency_jobs)
+            rep = run_idle(ctx, system, args.redis_url, args.concurrency, args.latency_jobs, args.scheduler)
             idle.append(rep)
             print(
                 f"[idle] {system:<11} pickup p50 {_pct(rep.to_job_ms, 0.5):.1f} ms, p99 "
