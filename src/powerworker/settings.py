@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         True, validation_alias=AliasChoices("SCHEDULER_ENABLED", "scheduler_enabled")
     )
     job_modules: str = Field("", validation_alias=AliasChoices("JOB_MODULES", "job_modules"))
+    backup_retention_days: int = Field(
+        30, ge=1, validation_alias=AliasChoices("BACKUP_RETENTION_DAYS", "backup_retention_days")
+    )
     web_host: str = Field(
         "127.0.0.1", validation_alias=AliasChoices("WEB_HOST", "SIDEKIQ_WEB_HOST", "web_host")
     )

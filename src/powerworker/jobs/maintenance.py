@@ -22,8 +22,6 @@ __all__ = ["BACKUP_TYPES", "backup_cleanup", "scheduled_backup"]
 
 BACKUPS = "/api/v1/internal/maintenance/backups"
 BACKUP_TYPES = ("full", "incremental", "schema_only")
-#: Completed backups older than this are deleted (the original's BACKUP_RETENTION_DAYS default).
-BACKUP_RETENTION_DAYS = 30
 #: Deletions per run; the rest wait for the next day's run.
 CLEANUP_BATCH = 100
 
@@ -61,7 +59,7 @@ async def scheduled_backup(ctx: JobContext, backup_type: str = "full") -> dict[s
 @job("Maintenance::BackupCleanupJob", queue="maintenance", retries=2)
 async def backup_cleanup(ctx: JobContext) -> dict[str, Any]:
     """Delete completed backups older than the retention period, at most 100 per run."""
-    cutoff = iso(ctx.clock.time() - BACKUP_RETENTION_DAYS * 86_400)
+    cutoff = iso(ctx.clock.time() - ctx.settings.backup_retention_days * 86_400)
     try:
         expired = as_list(
             unwrap(await ctx.api.get(BACKUPS, {"created_before": cutoff, "status": "completed"}))
