@@ -183,6 +183,17 @@ async def test_job_page_of_an_unknown_job(signed_in: Dashboard) -> None:
     assert "No such job" in await signed_in.text("/jobs/ghost", status=404)
 
 
+async def test_unknown_address(dashboard: Dashboard) -> None:
+    """An address with no page is a friendly 404, signed in or not."""
+    assert "There is no page at this address." in await dashboard.text("/nowhere", status=404)
+
+
+async def test_login_page_when_signed_in(signed_in: Dashboard) -> None:
+    """A signed-in user sent to the sign-in page goes on to where they were headed."""
+    response = await signed_in.get("/login?next=/dead")
+    assert (response.status, response.headers["Location"]) == (303, "/dead")
+
+
 # -- dead set -----------------------------------------------------------------------------------------------------
 async def test_dead_page_lists_newest_first_with_paging(signed_in: Dashboard) -> None:
     """Dead jobs are listed newest first, 25 to a page when asked."""
@@ -340,12 +351,18 @@ async def test_runaway_page_and_reenable(signed_in: Dashboard) -> None:
 # -- breakers -----------------------------------------------------------------------------------------------------
 async def test_breakers_page(signed_in: Dashboard) -> None:
     """Each worker's published breakers are shown with their state, open ones flagged."""
+    await _live_worker(signed_in, "inst-1")
     registry = BreakerRegistry(clock=signed_in.clock, worker_id="inst-1")
     registry.get("backend_api")
     registry.get("ai_provider:openai").open()
     await registry.publish(signed_in.redis)
+    await BreakerRegistry(clock=signed_in.clock, worker_id="inst-2").publish(signed_in.redis)  # nothing yet
+    other = BreakerRegistry(clock=signed_in.clock, worker_id="inst-3")
+    other.get("web_auth")
+    await other.publish(signed_in.redis)
     body = await signed_in.text("/breakers")
-    assert "Worker inst-1" in body and "1 not closed" in body
+    assert "jobs-1:77 <span" in body and "inst-1</span>" in body and "1 not closed" in body
+    assert "Worker <span" in body and "inst-3</span>" in body and "inst-2" not in body
     assert '<span class="badge bad">open</span>' in body and '<span class="badge ok">closed</span>' in body
     assert "2023-11-14 22:13:20" in body  # opened at, on the fake clock
 

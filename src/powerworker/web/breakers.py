@@ -6,6 +6,7 @@ from itertools import groupby
 
 from aiohttp import web
 
+from powerworker import keys
 from powerworker.web import activity_data
 from powerworker.web.auth import ADMIN, requires
 from powerworker.web.render import render
@@ -17,8 +18,14 @@ __all__ = ["breakers_page"]
 @requires(ADMIN)
 async def breakers_page(request: web.Request) -> web.Response:
     """GET /breakers: open breakers first within each worker."""
-    rows, capped = await activity_data.breakers(request.app[DEPS].redis)
-    by_worker = [(worker, list(group)) for worker, group in groupby(rows, key=lambda row: row.worker_id)]
+    redis = request.app[DEPS].redis
+    rows, capped = await activity_data.breakers(redis)
+    by_worker = []
+    for worker, group in groupby(rows, key=lambda row: row.worker_id):
+        info: dict[bytes, bytes] = await redis.hgetall(keys.worker_info(worker))  # type: ignore[misc]
+        host, pid = info.get(b"host"), info.get(b"pid")
+        where = f"{host.decode('utf-8', 'replace')}:{pid.decode()}" if host and pid else None
+        by_worker.append((worker, where, list(group)))
     open_count = sum(row.state != "closed" for row in rows)
     return render(
         request, "breakers.html", {"by_worker": by_worker, "open_count": open_count, "capped": capped}

@@ -110,6 +110,9 @@ async def login_form(request: web.Request) -> web.Response:
     """GET /login: the sign-in page (or a sign-in with `?token=`)."""
     if request.query.get("token"):
         return await token_link(request)
+    session = request.get(SESSION)
+    if session is not None and session.signed_in:
+        return see_other(safe_next(request.query.get("next")))  # the page re-checks the session
     return login_page(request, next_path=request.query.get("next", "/"), status=200)
 
 

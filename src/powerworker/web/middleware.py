@@ -105,6 +105,11 @@ def _refused(request: web.Request, message: str) -> web.Response:
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Let the request through only as far as the matched handler's `requires` allows."""
     match = request.match_info
+    if isinstance(match.http_exception, web.HTTPNotFound):
+        title, message = "Page not found", "There is no page at this address."
+        return render(
+            request, "message.html", {"title": title, "message": message, "kind": "info"}, status=404
+        )
     if match.http_exception is not None or _is_static(request):
         return await handler(request)
     access = access_of(match.handler)
