@@ -38,6 +38,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "WorkerSettings":
+        from powerworker.runner import install
         from powerworker.worker import build_worker_settings
 
         try:
@@ -45,6 +46,7 @@ def __getattr__(name: str) -> Any:
         except ConfigurationError as exc:
             print(f"powerworker: cannot start: {exc}", file=sys.stderr)
             raise SystemExit(1) from None
+        install()  # `arq powerworker.WorkerSettings` then runs powerworker's worker class
         globals()["WorkerSettings"] = settings_cls
         return settings_cls
     raise AttributeError(f"module 'powerworker' has no attribute {name!r}")

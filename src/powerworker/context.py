@@ -153,8 +153,11 @@ class JobContext:
             return fallback
 
 
+#: The jobs' logger; each job's fields ride in its task's context variables (merged by `merge_contextvars`).
+_JOB_LOG = structlog.get_logger("powerworker.job")
+
+
 def bound_logger(job_id: str, name: str, job_try: int, queue: str) -> Any:
     """The structlog logger of one job; its fields are also bound in the task's contextvars."""
-    fields = {"job_id": job_id, "job": name, "job_try": job_try, "queue": queue}
-    structlog.contextvars.bind_contextvars(**fields)
-    return structlog.get_logger("powerworker.job").bind(**fields)
+    structlog.contextvars.bind_contextvars(job_id=job_id, job=name, job_try=job_try, queue=queue)
+    return _JOB_LOG

@@ -125,7 +125,7 @@ async def _run(
         )
         raise Retry(defer=delay_s) from error
     else:
-        await runtime.tracker.succeeded(key, job_id, spec.name)
+        runtime.tracker.succeeded(key, job_id, spec.name)
         log.info("job.completed", duration_s=round(runtime.clock.monotonic() - started, 4))
         return result
     finally:

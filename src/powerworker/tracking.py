@@ -7,6 +7,7 @@ one Lua call before it runs (runaway check, execution record, lease, running reg
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -80,15 +81,13 @@ class StartVerdict:
     reason: str = ""
 
 
-# KEYS: executions, disabled, in-progress, running hash, arq retry counter
-# ARGV: now, recent window, total window, trip at, slow at, disable s, kept, executions ttl, lease ms,
-#       job id, running json, running ttl
-_START = """
+# KEYS: executions, disabled, running hash, arq try counter.  ARGV: now, job id, running json.
+# The thresholds are the constants above, written into the script once.
+_START = f"""
 local disabled = redis.call('GET', KEYS[2])
 if disabled and disabled ~= '' then
-  redis.call('DECR', KEYS[5])
-  local ttl = redis.call('TTL', KEYS[2])
-  return {1, 0, 0, ttl, disabled}
+  redis.call('DECR', KEYS[4])
+  return {{1, 0, 0, redis.call('TTL', KEYS[2]), disabled}}
 end
 local now = tonumber(ARGV[1])
 local recent, total = 0, 0
@@ -96,46 +95,68 @@ for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
   local ts = tonumber(raw)
   if ts then
     local age = now - ts
-    if age <= tonumber(ARGV[2]) then recent = recent + 1 end
-    if age <= tonumber(ARGV[3]) then total = total + 1 end
+    if age <= {RECENT_WINDOW_S} then recent = recent + 1 end
+    if age <= {TOTAL_WINDOW_S} then total = total + 1 end
   end
 end
-if recent >= tonumber(ARGV[4]) then
-  redis.call('SET', KEYS[2], 'runaway_loop_detected', 'EX', ARGV[6])
-  redis.call('DECR', KEYS[5])
-  return {2, recent, total, tonumber(ARGV[6]), 'runaway_loop_detected'}
+if recent >= {TRIP_AT_RECENT} then
+  redis.call('SET', KEYS[2], 'runaway_loop_detected', 'EX', {DISABLE_S})
+  redis.call('DECR', KEYS[4])
+  return {{2, recent, total, {DISABLE_S}, 'runaway_loop_detected'}}
 end
 redis.call('LPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[7]) - 1)
-redis.call('EXPIRE', KEYS[1], ARGV[8])
-redis.call('PEXPIRE', KEYS[3], ARGV[9])
-redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
-redis.call('EXPIRE', KEYS[4], ARGV[12])
-if total >= tonumber(ARGV[5]) then return {3, recent, total, 0, ''} end
-return {0, recent, total, 0, ''}
+redis.call('LTRIM', KEYS[1], 0, {EXECUTIONS_KEPT - 1})
+redis.call('EXPIRE', KEYS[1], {EXECUTIONS_TTL_S})
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], {RUNNING_TTL_S})
+if total >= {SLOW_AT_TOTAL} then return {{3, recent, total, 0, ''}} end
+return {{0, recent, total, 0, ''}}
 """
 
-# KEYS: success marker, running hash, minute stats, job totals
-# ARGV: now, success ttl, job id, minute ttl, totals field
-_SUCCEEDED = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HDEL', KEYS[2], ARGV[3])
-redis.call('HINCRBY', KEYS[3], 'processed', 1)
-redis.call('EXPIRE', KEYS[3], ARGV[4])
-redis.call('HINCRBY', KEYS[4], ARGV[5], 1)
+# KEYS: running hash, job totals, then one per-minute stats hash per distinct minute, then success markers.
+# ARGV: minute count m, marker count n, then m processed counts, n marker times, the finished job ids
+# (after `n` markers come the running-hash fields to delete), and finally name|processed, count pairs.
+_SUCCEEDED = f"""
+local m, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local a = 3
+for i = 1, m do
+  redis.call('HINCRBY', KEYS[2 + i], 'processed', ARGV[a])
+  redis.call('EXPIRE', KEYS[2 + i], {STATS_MINUTE_TTL_S})
+  a = a + 1
+end
+for i = 1, n do
+  redis.call('SET', KEYS[2 + m + i], ARGV[a], 'EX', {SUCCESS_TTL_S})
+  a = a + 1
+end
+local ids = tonumber(ARGV[a])
+a = a + 1
+for i = 1, ids do
+  redis.call('HDEL', KEYS[1], ARGV[a])
+  a = a + 1
+end
+while a < #ARGV do
+  redis.call('HINCRBY', KEYS[2], ARGV[a], ARGV[a + 1])
+  a = a + 2
+end
 """
+
+#: How long finished-job bookkeeping may wait to be written together with other jobs' (seconds).
+FLUSH_INTERVAL_S = 0.02
+#: Write at once when this many finished jobs are waiting.
+FLUSH_AT = 256
 
 
 class Tracker:
     """Runs the tracking scripts for one worker process."""
 
-    def __init__(self, redis: Redis, clock: Clock, instance_id: str, lease_ms: int) -> None:
+    def __init__(self, redis: Redis, clock: Clock, instance_id: str) -> None:
         self._redis = redis
         self._clock = clock
         self._running_key = keys.running(instance_id)
-        self._lease_ms = lease_ms
         self._start = redis.register_script(_START)
         self._succeeded = redis.register_script(_SUCCEEDED)
+        self._done: list[tuple[str, str, str, float]] = []  # (job key, job id, name, finished at)
+        self._flush_task: asyncio.Task[None] | None = None
 
     @property
     def running_key(self) -> str:
@@ -149,35 +170,65 @@ class Tracker:
             keys=[
                 keys.job_executions(key),
                 keys.job_disabled(key),
-                keys.IN_PROGRESS_PREFIX + job_id,
                 self._running_key,
                 keys.RETRY_PREFIX + job_id,
             ],
-            args=[
-                repr(now),
-                RECENT_WINDOW_S,
-                TOTAL_WINDOW_S,
-                TRIP_AT_RECENT,
-                SLOW_AT_TOTAL,
-                DISABLE_S,
-                EXECUTIONS_KEPT,
-                EXECUTIONS_TTL_S,
-                self._lease_ms,
-                job_id,
-                running,
-                RUNNING_TTL_S,
-            ],
+            args=[repr(now), job_id, running],
         )
         reason_s = reason.decode() if isinstance(reason, bytes) else str(reason)
         return StartVerdict(Start(int(status)), int(recent), int(total), float(max(int(ttl), 1)), reason_s)
 
-    async def succeeded(self, key: str, job_id: str, name: str) -> None:
-        """Success marker, running registry and throughput counters in one call."""
-        now = self._clock.time()
-        await self._succeeded(
-            keys=[keys.job_success(key), self._running_key, keys.stats_minute(now), keys.STATS_JOBS],
-            args=[repr(now), SUCCESS_TTL_S, job_id, STATS_MINUTE_TTL_S, f"{name}|processed"],
-        )
+    def succeeded(self, key: str, job_id: str, name: str) -> None:
+        """Record a success: marker, running registry and throughput counters.
+
+        Successes are written together, by one script call per `FLUSH_INTERVAL_S` (or per `FLUSH_AT` jobs), so a
+        busy worker pays a fraction of a round trip per job. If the process dies, at most that much
+        bookkeeping (never a job) is lost.
+        """
+        self._done.append((key, job_id, name, self._clock.time()))
+        if len(self._done) >= FLUSH_AT:
+            self._spawn_flush(0.0)
+        elif self._flush_task is None:
+            self._spawn_flush(FLUSH_INTERVAL_S)
+
+    def _spawn_flush(self, delay_s: float) -> None:
+        if self._flush_task is not None and not self._flush_task.done() and delay_s > 0:
+            return
+        self._flush_task = asyncio.get_running_loop().create_task(self._flush_after(delay_s))
+
+    async def _flush_after(self, delay_s: float) -> None:
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        self._flush_task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every buffered success now (called on shutdown and by tests)."""
+        done, self._done = self._done, []
+        if not done:
+            return
+        minutes: dict[str, int] = {}
+        markers: dict[str, float] = {}
+        totals: dict[str, int] = {}
+        for key, _job_id, name, at in done:
+            minute = keys.stats_minute(at)
+            minutes[minute] = minutes.get(minute, 0) + 1
+            markers[keys.job_success(key)] = at
+            totals[f"{name}|processed"] = totals.get(f"{name}|processed", 0) + 1
+        args: list[Any] = [
+            len(minutes),
+            len(markers),
+            *minutes.values(),
+            *map(repr, markers.values()),
+            len(done),
+        ]
+        args += [job_id for _, job_id, _, _ in done]
+        for field, count in totals.items():
+            args += [field, count]
+        try:
+            await self._succeeded(keys=[self._running_key, keys.STATS_JOBS, *minutes, *markers], args=args)
+        except Exception as exc:  # bookkeeping must not fail jobs that already succeeded
+            log.warning("tracking.flush_failed", jobs=len(done), error=str(exc))
 
     def failed(self, pipe: Pipeline, key: str, job_id: str, name: str, error: BaseException) -> None:
         """Queue the failure marker and counters on `pipe` (the caller adds the dead-set entry if any)."""

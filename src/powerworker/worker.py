@@ -28,6 +28,7 @@ from powerworker.keys import lane_key
 from powerworker.logs import configure_logging
 from powerworker.queues import QueueRouter
 from powerworker.resilience.lease import run_heartbeat, unregister
+from powerworker.runner import PowerworkerWorker
 from powerworker.scheduler import Scheduler, arq_cron_jobs, load_schedule
 from powerworker.serialization import make_job_deserializer, serialize
 from powerworker.settings import Settings, load_settings
@@ -63,7 +64,7 @@ def build_runtime(
         clock=clock,
     )
     instance_id = new_instance_id()
-    tracker = Tracker(redis, clock, instance_id, lease_ms=int(settings.lease_s * 1000))
+    tracker = Tracker(redis, clock, instance_id)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -111,6 +112,7 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     if runtime is not None:
+        await runtime.tracker.flush()
         await _stop_http(runtime)
         with contextlib.suppress(Exception):
             await unregister(runtime)
@@ -185,16 +187,17 @@ def build_worker_settings(
         "on_shutdown": on_shutdown,
         "ctx": ctx,
         "log_results": False,
+        "lease_s": settings.lease_s,
     }
     return type("WorkerSettings", (), attributes)
 
 
-def create_worker(settings_cls: type, **overrides: Any) -> Worker:
-    """An arq Worker from a settings class, with overrides (tests pass `burst`, `handle_signals`...)."""
+def create_worker(settings_cls: type, **overrides: Any) -> PowerworkerWorker:
+    """A worker from a settings class, with overrides (tests pass `burst`, `handle_signals`...)."""
     params = {k: v for k, v in vars(settings_cls).items() if not k.startswith("__")}
     params["ctx"] = dict(params["ctx"])  # each worker gets its own ctx
     params.update(overrides)
-    return Worker(**params)
+    return PowerworkerWorker(**params)
 
 
 async def close_worker(worker: Worker) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -55,12 +56,28 @@ async def test_heartbeat_loop_survives_redis_errors_and_stops(harness: Harness) 
         assert calls == 1
 
 
-async def test_a_job_holds_a_short_lease_while_running(harness: Harness, redis: Redis) -> None:
-    """While a job runs, its in-progress key lives at most the lease, not arq's job_timeout + 10 s."""
-    async with harness(lease_s=30) as h:
+async def test_claim_takes_a_short_lease(harness: Harness, redis: Redis) -> None:
+    """The worker claims a job with an in-progress key that lives the lease, not arq's job_timeout + 10 s."""
+    async with harness(lease_s=20) as h:
+        assert h.worker is not None
         job_id = await h.enqueue("Diagnostics::NoopJob")
-        # Observe the lease from inside: the tracker's start call is what sets it.
-        verdict_key = keys.IN_PROGRESS_PREFIX + job_id
-        await redis.set(verdict_key, b"1", px=310_000)
-        await h.runtime.tracker.start("k", job_id, "Diagnostics::NoopJob", "default", 1)
-        assert 29_000 <= await redis.pttl(verdict_key) <= 30_000
+        key = keys.IN_PROGRESS_PREFIX + job_id
+        claim = h.worker.pool.register_script(__import__("powerworker.runner", fromlist=["_CLAIM"])._CLAIM)
+        assert float(
+            await claim(keys=[key, h.worker.queue_name], args=[job_id, int(time.time() * 1000), 20_000])
+        )
+        assert 19_000 <= await redis.pttl(key) <= 20_000
+        # a second claim of the same job fails while the lease lives
+        assert (
+            await claim(keys=[key, h.worker.queue_name], args=[job_id, int(time.time() * 1000), 20_000])
+            is None
+        )
+
+
+async def test_claim_refuses_jobs_not_yet_due(harness: Harness, redis: Redis) -> None:
+    """A deferred job is not claimed before its time."""
+    async with harness() as h:
+        job_id = await h.enqueue("Diagnostics::NoopJob", defer_s=60)
+        await h.step()
+        assert not await redis.exists(keys.IN_PROGRESS_PREFIX + job_id)
+        assert await h.score(job_id) is not None

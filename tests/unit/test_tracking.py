@@ -52,7 +52,7 @@ async def _start(tracker: Tracker, n: int = 1) -> list[Start]:
 
 async def test_sixth_start_within_a_minute_trips(redis: Redis, clock: FakeClock) -> None:
     """Five starts in 60 s run; the sixth disables the key for 300 s and is not recorded."""
-    tracker = Tracker(redis, clock, "w1", lease_ms=30_000)
+    tracker = Tracker(redis, clock, "w1")
     for _ in range(5):
         assert await _start(tracker) == [Start.RUN]
         clock.advance(10)
@@ -71,7 +71,7 @@ async def test_sixth_start_within_a_minute_trips(redis: Redis, clock: FakeClock)
 
 async def test_runaway_recovery(redis: Redis, clock: FakeClock) -> None:
     """When the disable key expires and the burst has aged out, the job runs again."""
-    tracker = Tracker(redis, clock, "w1", lease_ms=30_000)
+    tracker = Tracker(redis, clock, "w1")
     await _start(tracker, 6)
     await redis.delete(keys.job_disabled("J:k"))  # what Redis does when the 300 s TTL runs out
     clock.advance(301)
@@ -80,7 +80,7 @@ async def test_runaway_recovery(redis: Redis, clock: FakeClock) -> None:
 
 async def test_spaced_starts_never_trip_but_slow_down(redis: Redis, clock: FakeClock) -> None:
     """Starts 13 s apart never trip; from 15 in 300 s on they are slowed, not refused."""
-    tracker = Tracker(redis, clock, "w1", lease_ms=30_000)
+    tracker = Tracker(redis, clock, "w1")
     outcomes = []
     for _ in range(25):
         outcomes.extend(await _start(tracker))
@@ -93,12 +93,10 @@ async def test_spaced_starts_never_trip_but_slow_down(redis: Redis, clock: FakeC
     assert 355 <= await redis.ttl(keys.job_executions("J:k")) <= 360
 
 
-async def test_start_takes_lease_and_lists_running(redis: Redis, clock: FakeClock) -> None:
-    """A start shortens the in-progress key to the lease and lists the job as running."""
-    await redis.set(keys.IN_PROGRESS_PREFIX + "job-1", b"1", px=310_000)
-    tracker = Tracker(redis, clock, "w1", lease_ms=30_000)
+async def test_start_lists_running(redis: Redis, clock: FakeClock) -> None:
+    """A start lists the job as running in this process, for the dashboard."""
+    tracker = Tracker(redis, clock, "w1")
     await tracker.start("J:k", "job-1", "J", "email", 2)
-    assert 29_000 <= await redis.pttl(keys.IN_PROGRESS_PREFIX + "job-1") <= 30_000
     running = json.loads(await redis.hget(keys.running("w1"), "job-1"))
     assert running["name"] == "J"
     assert running["queue"] == "email"
@@ -107,7 +105,7 @@ async def test_start_takes_lease_and_lists_running(redis: Redis, clock: FakeCloc
 
 async def test_disabled_start_gives_the_try_back(redis: Redis, clock: FakeClock) -> None:
     """A start refused by the detector decrements arq's try counter: waiting is not failing."""
-    tracker = Tracker(redis, clock, "w1", lease_ms=30_000)
+    tracker = Tracker(redis, clock, "w1")
     await redis.set(keys.job_disabled("J:k"), "runaway_loop_detected", ex=300)
     await redis.set(keys.RETRY_PREFIX + "job-1", 1)
     verdict = await tracker.start("J:k", "job-1", "J", "default", 1)
@@ -118,13 +116,14 @@ async def test_disabled_start_gives_the_try_back(redis: Redis, clock: FakeClock)
 async def test_empty_disable_value_does_not_disable(redis: Redis, clock: FakeClock) -> None:
     """Only a non-empty value disables a key, as in the original."""
     await redis.set(keys.job_disabled("J:k"), "")
-    assert await _start(Tracker(redis, clock, "w1", lease_ms=30_000)) == [Start.RUN]
+    assert await _start(Tracker(redis, clock, "w1")) == [Start.RUN]
 
 
 async def test_success_and_failure_markers(redis: Redis, clock: FakeClock) -> None:
     """Success sets a 300 s marker; failures keep the last 10 as JSON for an hour; counters move."""
-    tracker = Tracker(redis, clock, "w1", lease_ms=30_000)
-    await tracker.succeeded("J:k", "job-1", "J")
+    tracker = Tracker(redis, clock, "w1")
+    tracker.succeeded("J:k", "job-1", "J")
+    await tracker.flush()
     assert float(await redis.get(keys.job_success("J:k"))) == clock.time()
     assert 295 <= await redis.ttl(keys.job_success("J:k")) <= 300
     for i in range(12):

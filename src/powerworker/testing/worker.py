@@ -18,12 +18,12 @@ from typing import Any
 
 from arq.connections import create_pool
 from arq.jobs import Job, JobResult
-from arq.worker import Worker
 
 from powerworker import keys
 from powerworker.clock import Clock
 from powerworker.context import Runtime
 from powerworker.enqueue import Enqueuer
+from powerworker.runner import PowerworkerWorker
 from powerworker.serialization import serialize
 from powerworker.settings import Settings
 from powerworker.worker import RUNTIME, build_worker_settings, close_worker, create_worker
@@ -38,7 +38,7 @@ class WorkerHarness:
         self.settings = settings
         self.settings_cls = build_worker_settings(settings, clock=clock, configure_logs=False)
         self._overrides = {"handle_signals": False, "burst": True, **overrides}
-        self.worker: Worker | None = None
+        self.worker: PowerworkerWorker | None = None
 
     async def __aenter__(self) -> WorkerHarness:
         worker = create_worker(self.settings_cls, **self._overrides)
@@ -87,6 +87,7 @@ class WorkerHarness:
         await self.worker._poll_iteration()
         await asyncio.gather(*self.worker.tasks.values(), return_exceptions=True)
         await self.worker._poll_iteration()  # reaps finished tasks
+        await self.runtime.tracker.flush()
 
     async def due_count(self) -> int:
         assert self.worker is not None
