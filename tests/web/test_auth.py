@@ -243,6 +243,14 @@ async def test_logout(signed_in: Dashboard) -> None:
     assert (await signed_in.get("/")).status == 401
 
 
+async def test_a_signed_out_cookie_stays_out(signed_in: Dashboard) -> None:
+    """A copy of the cookie kept from before signing out opens nothing, even within the check cache."""
+    kept = signed_in.session_cookie()
+    await signed_in.post("/logout")
+    signed_in.client.session.cookie_jar.update_cookies({"powerworker_session": kept or ""})
+    assert (await signed_in.get("/")).status == 401
+
+
 async def test_logout_works_while_the_backend_is_down(signed_in: Dashboard) -> None:
     """Signing out needs no backend."""
     signed_in.backend.fail(503)

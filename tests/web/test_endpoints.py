@@ -57,6 +57,19 @@ async def test_health_redis_down(make_dashboard: DashboardFactory) -> None:
         await unreachable.aclose()
 
 
+async def test_pages_say_when_redis_is_down(make_dashboard: DashboardFactory) -> None:
+    """With Redis not answering, an action shows a clear 503 page instead of a crash."""
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        dashboard = await make_dashboard(redis_client=unreachable)
+        await dashboard.text("/login")
+        response = await dashboard.post("/login", {"email": "a@example.com", "password": "pw"})
+        assert response.status == 503
+        assert "The queue&#39;s Redis is not answering." in await response.text()
+    finally:
+        await unreachable.aclose()
+
+
 # -- /metrics -----------------------------------------------------------------------------------------------------
 async def test_metrics_needs_a_token_or_a_session(dashboard: Dashboard) -> None:
     """Without a session, /metrics answers only to the configured bearer token."""

@@ -26,9 +26,11 @@ from powerworker.web import (
     schedule,
 )
 from powerworker.web.auth import Authenticator
+from powerworker.web.config import SESSION_MAX_AGE_S
 from powerworker.web.middleware import authenticate, csrf_protect, security_headers
 from powerworker.web.ratelimit import LoginLimiter
 from powerworker.web.render import make_templates
+from powerworker.web.revocation import Revocations
 from powerworker.web.session import SessionCodec
 from powerworker.web.state import DEPS, SERVICES, Deps, Services
 
@@ -75,6 +77,7 @@ def create_app(deps: Deps) -> web.Application:
             ip_limit=deps.config.login_ip_attempts,
             window_s=deps.config.login_window_s,
         ),
+        revocations=Revocations(deps.redis, ttl_s=SESSION_MAX_AGE_S),
         templates=make_templates(),
     )
     app.add_routes(ROUTES)

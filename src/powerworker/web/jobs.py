@@ -45,12 +45,11 @@ async def jobs_page(request: web.Request) -> web.Response:
     """GET /jobs: `?state=ready|scheduled|all&lane=&queue=&name=&page=&per_page=`."""
     deps = request.app[DEPS]
     query = request.query
-    state = query.get("state", "ready")
-    if state not in ("ready", "scheduled", "all"):
-        state = "ready"
+    states: dict[str, queue_data.State] = {"ready": "ready", "scheduled": "scheduled", "all": "all"}
+    state = states.get(query.get("state", ""), "ready")
     lanes = await queue_data.lanes(deps.redis, deps.config.lanes)
     lane = query.get("lane") if query.get("lane") in lanes else None
-    flt = queue_data.JobFilter(state, lane, _text(query.get("queue"), 100), _text(query.get("name")))  # type: ignore[arg-type]
+    flt = queue_data.JobFilter(state, lane, _text(query.get("queue"), 100), _text(query.get("name")))
     per_page = clamp_int(query.get("per_page"), 50, PER_PAGE_CHOICES[0], PER_PAGE_CHOICES[-1])
     page = clamp_int(query.get("page"), 1, 1, MAX_PAGE)
     now_ms = int(deps.clock.time() * 1000)

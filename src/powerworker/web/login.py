@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import structlog
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from powerworker.web.auth import PUBLIC, AuthUnavailable, Login, LoginRefused, requires
 from powerworker.web.render import notice_url, render, safe_next, see_other
@@ -149,11 +150,16 @@ async def login_submit(request: web.Request) -> web.Response:
 
 @requires(PUBLIC)
 async def logout(request: web.Request) -> web.Response:
-    """POST /logout: forget the session here (works while the backend is down, too)."""
+    """POST /logout: end the session in every web process (works while the backend is down, too)."""
     session = request.get(SESSION)
+    services = request.app[SERVICES]
     if session is not None and session.token:
-        request.app[SERVICES].auth.forget(session.token)
+        services.auth.forget(session.token)
+        try:
+            await services.revocations.revoke(session.token)
+        except (RedisError, OSError) as error:  # the cookie goes all the same
+            log.warning("web.logout_not_remembered", error=repr(error))
         log.info("web.logout", user=session.email)
     response = see_other(notice_url("/login", "signed_out"))
-    request.app[SERVICES].codec.clear(response)
+    services.codec.clear(response)
     return response

@@ -15,7 +15,9 @@ import hmac
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
+import structlog
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from powerworker.web import login
 from powerworker.web.auth import Access, AuthUnavailable, access_of
@@ -23,6 +25,8 @@ from powerworker.web.render import render
 from powerworker.web.state import DEPS, NEW_SESSION, SERVICES, SESSION, USER
 
 __all__ = ["CSP", "authenticate", "csrf_protect", "security_headers"]
+
+log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -118,6 +122,14 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPException as error:
         _write_new_session(request, error)
         raise
+    except (RedisError, OSError) as error:
+        log.warning("web.redis_unavailable", path=request.path, error=repr(error))
+        response = render(
+            request,
+            "message.html",
+            {"title": "Redis unavailable", "message": "The queue's Redis is not answering.", "kind": "error"},
+            status=503,
+        )
     _write_new_session(request, response)
     return response
 
@@ -148,8 +160,13 @@ async def _guarded(request: web.Request, handler: Handler, access: Access) -> we
                 status=401, text="authentication required\n", headers={"WWW-Authenticate": "Bearer"}
             )
         return login.login_page(request, next_path=_next_of(request))
+    services = request.app[SERVICES]
     try:
-        user = await request.app[SERVICES].auth.verify(session.token)
+        user = (
+            None
+            if await services.revocations.revoked(session.token)
+            else await services.auth.verify(session.token)
+        )
     except AuthUnavailable:
         return login.unavailable_page(request)
     if user is None:

@@ -1,7 +1,7 @@
 """What the dashboard's handlers share: the dependencies handed to `create_app`, and the typed keys they sit under.
 
 `Deps` holds the connections (made by the caller, closed by the caller); `Services` holds what `create_app`
-builds from them once (cookie codec, authenticator, login limiter, templates). Per-request values (the
+builds from them once (cookie codec, authenticator, login limiter, signed-out sessions, templates). Per-request values (the
 session, the signed-in user) sit under `RequestKey`s set by the middlewares.
 """
 
@@ -20,6 +20,7 @@ from powerworker.scheduler import Scheduler
 from powerworker.web.auth import Authenticator, User
 from powerworker.web.config import DashboardConfig
 from powerworker.web.ratelimit import LoginLimiter
+from powerworker.web.revocation import Revocations
 from powerworker.web.session import Session, SessionCodec
 
 __all__ = ["DEPS", "NEW_SESSION", "SERVICES", "SESSION", "USER", "Deps", "Services"]
@@ -53,6 +54,7 @@ class Services:
     codec: SessionCodec
     auth: Authenticator
     limiter: LoginLimiter
+    revocations: Revocations
     templates: jinja2.Environment
 
 
