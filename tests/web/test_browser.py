@@ -1,5 +1,5 @@
 """End to end in a real headless Chromium: sign in, retry a dead job and watch a real worker complete it,
-disable a schedule, sign out."""
+disable a schedule, sign out, and sign in again through a platform link."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from powerworker.settings import Settings
 from powerworker.testing.fake_backend import FakeBackend
 from powerworker.testing.worker import WorkerHarness
 from tests.web.browser import launch, serve
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PLATFORM_TOKEN
 
 Harness = Callable[..., AbstractAsyncContextManager[WorkerHarness]]
 WAIT_MS = 15_000
@@ -48,6 +48,7 @@ async def test_operator_session_in_chromium(settings: Settings, redis: Redis, ha
         async_playwright() as playwright,
     ):
         backend.add_user(ADMIN_EMAIL, ADMIN_PASSWORD)
+        backend.add_platform_token(PLATFORM_TOKEN, ADMIN_EMAIL)
         browser = await launch(playwright)
         try:
             page = await browser.new_page()
@@ -93,5 +94,10 @@ async def test_operator_session_in_chromium(settings: Settings, redis: Redis, ha
             await page.goto(url + "/dead")
             await expect(page.locator("h1")).to_have_text("Sign in to the worker dashboard")
             await expect(page).to_have_url(re.compile(r"/dead$"))
+
+            # A platform sign-in link opens the page it names, without its token in the address.
+            await page.goto(url + f"/schedule?token={PLATFORM_TOKEN}")
+            await expect(page).to_have_url(url + "/schedule")
+            await expect(page.locator("#sign-out")).to_be_visible()
         finally:
             await browser.close()

@@ -4,6 +4,7 @@ confirmation page that says how many)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -17,10 +18,11 @@ __all__ = ["bulk", "dead_page", "delete_one", "retry_one"]
 MAX_SELECTED = 1000
 
 
-def _back(form: object, default: str = "/dead") -> str:
-    raw = form.get("back") if hasattr(form, "get") else None
-    back = safe_next(raw if isinstance(raw, str) else None, default)
-    return back.partition("?")[0] if back.startswith(("/dead", "/jobs/")) else default
+def _back(form: Mapping[str, object], default: str = "/dead") -> str:
+    """Where to return after an action: the dead set or a job's page, nowhere else."""
+    raw = form.get("back")
+    back = safe_next(raw if isinstance(raw, str) else None, default).partition("?")[0]
+    return back if back == "/dead" or back.startswith("/jobs/") else default
 
 
 @requires(ADMIN)

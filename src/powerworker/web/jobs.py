@@ -17,7 +17,7 @@ __all__ = ["job_page", "jobs_page", "page_links"]
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 MAX_PAGE = 10_000
-#: While a job is not finished its page reloads itself this often (seconds).
+#: While a job is due or running its page reloads itself this often (seconds), to show it finish.
 LIVE_REFRESH_S = 2
 
 
@@ -101,5 +101,9 @@ async def job_page(request: web.Request) -> web.Response:
     return render(
         request,
         "job.html",
-        {"detail": detail, "refresh": 0 if detail.finished else LIVE_REFRESH_S, "job_id": job_id},
+        {
+            "detail": detail,
+            "refresh": LIVE_REFRESH_S if detail.state in ("ready", "running") else 0,
+            "job_id": job_id,
+        },
     )

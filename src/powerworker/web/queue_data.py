@@ -30,6 +30,7 @@ __all__ = [
     "QueueDepth",
     "QueuedJob",
     "ResultView",
+    "State",
     "depths",
     "job_detail",
     "lanes",
@@ -296,10 +297,6 @@ class JobDetail:
             if source is not None and source.name != "?":
                 return source.name
         return "?"
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("dead", "complete", "failed")
 
 
 async def job_detail(
