@@ -208,6 +208,10 @@ async def test_session_ended_by_the_backend(signed_in: Dashboard) -> None:
     signed_in.clock.advance(11)
     body = await signed_in.text("/schedule", status=401)
     assert "Your session has ended" in body
+    verify = "/api/v1/worker_auth/verify_session"
+    asked = len(signed_in.backend.requests_to("POST", verify))
+    await signed_in.text("/schedule", status=401)  # the ended session was replaced: not asked about again
+    assert len(signed_in.backend.requests_to("POST", verify)) == asked
 
 
 async def test_lost_permission_ends_the_session(signed_in: Dashboard) -> None:

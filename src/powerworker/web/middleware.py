@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from powerworker.web import login
 from powerworker.web.auth import Access, AuthUnavailable, access_of
 from powerworker.web.render import render
+from powerworker.web.session import Session
 from powerworker.web.state import DEPS, NEW_SESSION, SERVICES, SESSION, USER
 
 __all__ = ["CSP", "authenticate", "csrf_protect", "security_headers"]
@@ -170,6 +171,7 @@ async def _guarded(request: web.Request, handler: Handler, access: Access) -> we
     except AuthUnavailable:
         return login.unavailable_page(request)
     if user is None:
+        request[NEW_SESSION] = Session.new(request.app[DEPS].clock.time())  # the ended one is not asked again
         return login.login_page(
             request, next_path=_next_of(request), error="Your session has ended. Please sign in again."
         )
