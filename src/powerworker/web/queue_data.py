@@ -202,7 +202,7 @@ async def list_jobs(
     capped = False
     if by_payload or len(selected) > 1:
         want = SCAN_LIMIT if by_payload else min(offset + limit, SCAN_LIMIT)
-        capped = offset + limit > SCAN_LIMIT
+        capped = not by_payload and offset + limit > SCAN_LIMIT  # pages past the merge window
         candidates: list[tuple[float, str, str]] = []
         for lane in selected:
             members = await redis.zrangebyscore(lane_key(lane), low, high, start=0, num=want, withscores=True)
