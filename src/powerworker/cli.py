@@ -45,7 +45,10 @@ class Env:
         self.specs = load_jobs()
         self.redis: Redis = Redis.from_url(settings.redis_url)
         self.enqueuer = Enqueuer(
-            self.redis, router_for(settings), {n: s.queue for n, s in self.specs.items()}
+            self.redis,
+            router_for(settings),
+            {n: s.queue for n, s in self.specs.items()},
+            untracked={n for n, s in self.specs.items() if not s.runaway_check},
         )
         self.dead = DeadSet(
             self.redis,

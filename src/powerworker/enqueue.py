@@ -8,7 +8,7 @@ queued, running, or has a kept result (deduplication by job id). Any service tha
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from powerworker.clock import Clock, system_clock
 from powerworker.errors import UnknownJob
 from powerworker.queues import QueueRouter
 from powerworker.serialization import dumps
+from powerworker.tracking import job_key
 
 __all__ = ["ENQUEUE_SCRIPT", "Enqueuer", "PreparedJob"]
 
@@ -44,6 +45,8 @@ class Enqueuer:
         job_queues: registered job name -> its default logical queue. Names not in it are refused when
             `check_names` is true (the worker would send them to the dead set).
         clock: the time source for enqueue times and deferral.
+        check_names: refuse names not in `job_queues`.
+        untracked: job names exempt from runaway detection (their payloads carry no job key).
     """
 
     def __init__(
@@ -54,7 +57,9 @@ class Enqueuer:
         *,
         clock: Clock = system_clock,
         check_names: bool = True,
+        untracked: Container[str] = (),
     ) -> None:
+        self._untracked = untracked
         self._redis = redis
         self._router = router
         self._job_queues = job_queues
@@ -125,9 +130,17 @@ class Enqueuer:
         elif defer_s:
             due_ms = now_ms + int(defer_s * 1000)
         score = self._router.score(queue, now_ms, due_ms)
-        payload = dumps(
-            {"t": None, "f": name, "a": list(args), "k": dict(kwargs or {}), "et": now_ms, "q": queue}
-        )
+        body: dict[str, Any] = {
+            "t": None,
+            "f": name,
+            "a": list(args),
+            "k": dict(kwargs or {}),
+            "et": now_ms,
+            "q": queue,
+        }
+        if name not in self._untracked:  # lets the worker run the runaway check in its claim (one call less)
+            body["jk"] = job_key(name, body["a"], body["k"])
+        payload = dumps(body)
         return PreparedJob(
             job_id=job_id,
             keys=[keys.JOB_PREFIX + job_id, keys.RESULT_PREFIX + job_id, self._router.lane_key(queue)],

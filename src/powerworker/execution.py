@@ -25,7 +25,8 @@ from powerworker.jobs.base import JobSpec
 from powerworker.resilience.retry import is_permanent, retry_delay_s
 from powerworker.serialization import MALFORMED_JOB, QUEUE_KWARG, UNKNOWN_JOB
 from powerworker.settings import Settings
-from powerworker.tracking import SLOW_DELAY_S, Start, job_key
+from powerworker.runner import CLAIMS
+from powerworker.tracking import SLOW_DELAY_S, Start, StartVerdict, job_key
 
 __all__ = ["arq_functions", "internal_functions"]
 
@@ -72,7 +73,10 @@ async def _run(
             WorkerLost(f"the worker died on each of the {job_try - 1} tries of this job")
         )
 
-    verdict = await runtime.tracker.start(key, job_id, spec.name, queue, job_try)
+    claims: dict[str, StartVerdict] = ctx.get(CLAIMS, {})
+    verdict = claims.pop(job_id, None)  # checked in the claim when the payload carried the job key
+    if verdict is None or not spec.runaway_check:
+        verdict = await runtime.tracker.start(key, job_id, spec.name, queue, job_try)
     if verdict.start in (Start.DISABLED, Start.TRIPPED):
         disabled = JobDisabled(key, verdict.reason, verdict.retry_in_s)
         if verdict.start is Start.TRIPPED:

@@ -55,7 +55,13 @@ def build_runtime(
 ) -> Runtime:
     """The per-process resources (without the HTTP layer)."""
     specs = load_jobs() if specs is None else specs
-    enqueuer = Enqueuer(redis, router_for(settings), {n: s.queue for n, s in specs.items()}, clock=clock)
+    enqueuer = Enqueuer(
+        redis,
+        router_for(settings),
+        {n: s.queue for n, s in specs.items()},
+        clock=clock,
+        untracked={n for n, s in specs.items() if not s.runaway_check},
+    )
     dead = DeadSet(
         redis,
         retention_s=settings.dead_retention_s,

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from powerworker import keys
 from powerworker.resilience.lease import heartbeat_once, run_heartbeat, unregister
+from powerworker.runner import _CLAIM
 from powerworker.testing.worker import WorkerHarness
 
 Harness = Callable[..., AbstractAsyncContextManager[WorkerHarness]]
@@ -62,16 +63,19 @@ async def test_claim_takes_a_short_lease(harness: Harness, redis: Redis) -> None
         assert h.worker is not None
         job_id = await h.enqueue("Diagnostics::NoopJob")
         key = keys.IN_PROGRESS_PREFIX + job_id
-        claim = h.worker.pool.register_script(__import__("powerworker.runner", fromlist=["_CLAIM"])._CLAIM)
-        assert float(
-            await claim(keys=[key, h.worker.queue_name], args=[job_id, int(time.time() * 1000), 20_000])
-        )
+        claim = h.worker.pool.register_script(_CLAIM)
+        claim_keys = [
+            key,
+            h.worker.queue_name,
+            keys.JOB_PREFIX + job_id,
+            "running-test",
+            keys.RETRY_PREFIX + job_id,
+        ]
+        args = [job_id, int(time.time() * 1000), 20_000, repr(time.time())]
+        claimed = await claim(keys=claim_keys, args=args)
+        assert claimed is not None and claimed[1] == 0  # claimed, and the runaway check said run
         assert 19_000 <= await redis.pttl(key) <= 20_000
-        # a second claim of the same job fails while the lease lives
-        assert (
-            await claim(keys=[key, h.worker.queue_name], args=[job_id, int(time.time() * 1000), 20_000])
-            is None
-        )
+        assert await claim(keys=claim_keys, args=args) is None  # not twice while the lease lives
 
 
 async def test_claim_refuses_jobs_not_yet_due(harness: Harness, redis: Redis) -> None:
