@@ -43,6 +43,7 @@ async def test_health_backend_down(dashboard: Dashboard) -> None:
     body = await response.json()
     assert response.status == 503
     assert body["status"] == "error" and body["error"].startswith("Backend API:")
+    assert len(dashboard.backend.requests_to("GET", "/api/v1/health")) == 1  # answered now, not retried
 
 
 async def test_health_redis_down(make_dashboard: DashboardFactory) -> None:

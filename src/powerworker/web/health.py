@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from powerworker.errors import ApiError
+from powerworker.resilience.http_retry import RetryPolicy
 from powerworker.web.auth import PUBLIC, requires
 from powerworker.web.render import safe_next, see_other
 from powerworker.web.state import DEPS
@@ -17,6 +18,8 @@ __all__ = ["health", "legacy_redirect"]
 
 REDIS_TIMEOUT_S = 2.0
 BACKEND_TIMEOUT_S = 5.0
+#: A health check answers for now: one try, no retries with backoff.
+ONE_TRY = RetryPolicy(max_attempts=1)
 
 
 @requires(PUBLIC)
@@ -30,7 +33,7 @@ async def health(request: web.Request) -> web.Response:
     except Exception as error:  # any failure to reach Redis is a failed check
         return _error(timestamp, f"Redis: {type(error).__name__}: {error}")
     try:
-        await deps.auth.get("/api/v1/health", timeout_s=BACKEND_TIMEOUT_S)
+        await deps.auth.get("/api/v1/health", timeout_s=BACKEND_TIMEOUT_S, retry=ONE_TRY)
     except ApiError as error:
         return _error(timestamp, f"Backend API: {error.message}")
     return web.json_response(

@@ -83,4 +83,12 @@ async def build_app(settings: Settings, *, version: str = "") -> web.Application
 def serve(settings: Settings, host: str, port: int, *, version: str = "") -> None:
     """Serve the dashboard until SIGINT or SIGTERM."""
     log.info("web.starting", host=host, port=port, env=settings.worker_env)
-    web.run_app(build_app(settings, version=version), host=host, port=port, print=None, access_log=None)
+    web.run_app(
+        build_app(settings, version=version),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,  # pages answer fast; do not hold a restart for a minute
+    )
+    log.info("web.stopped")
