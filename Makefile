@@ -37,6 +37,16 @@ redis: ## Start a Redis server on $(REDIS_HOST):$(REDIS_PORT) unless one answers
 		--logfile /tmp/powerworker-redis.log; \
 	$(PYTHON) scripts/redis_up.py $(REDIS_HOST) $(REDIS_PORT) --wait 10
 
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: browser
+browser: ## Install Debian's chromium for the dashboard's browser test, unless it is there
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing chromium"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+			|| { echo "cannot install chromium"; exit 1; }; \
+	fi
+
 .PHONY: lint
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check src tests bench scripts
@@ -52,12 +62,12 @@ typecheck: install ## mypy --strict on src/
 	$(BIN)/mypy src
 
 .PHONY: test
-test: install redis lint typecheck ## Everything CI runs: lint, types, the whole suite with branch coverage (>= 90 %)
+test: install redis browser lint typecheck ## Everything CI runs: lint, types, the whole suite with branch coverage (>= 90 %)
 	$(BIN)/pytest --cov --cov-branch --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 .PHONY: test-fast
-test-fast: install redis ## The suite without the multi-process tests
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: install redis ## The suite without the multi-process and browser tests
+	$(BIN)/pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 .PHONY: bench
 bench: install redis ## Benchmarks: worker throughput and latency, HTTP client overhead
@@ -67,6 +77,10 @@ bench: install redis ## Benchmarks: worker throughput and latency, HTTP client o
 .PHONY: run
 run: install redis ## Run a worker for real (arq powerworker.WorkerSettings) against $(REDIS_URL)
 	$(BIN)/arq powerworker.WorkerSettings
+
+.PHONY: web
+web: install redis ## Run the dashboard on http://127.0.0.1:4567 (sign in through BACKEND_API_URL)
+	$(BIN)/powerworker web
 
 .PHONY: docker
 docker: ## Build the container image (needs a Docker engine)

@@ -89,3 +89,18 @@ def running(instance_id: str) -> str:
 def stats_minute(epoch_s: float) -> str:
     """The per-minute throughput hash for the minute containing `epoch_s`."""
     return f"{STATS_MINUTE_PREFIX}{int(epoch_s // 60)}"
+
+
+def breakers(instance_id: str) -> str:
+    """Hash breaker name -> JSON state of one worker process, EX 60. Written by `BreakerRegistry.publish`
+    (every heartbeat and after each transition); read by the dashboard and /metrics."""
+    return f"powerworker:breakers:{instance_id}"
+
+
+# -- the dashboard's keys (written and read by the web process only) ----------------------------------------------
+#: Failed sign-ins per client address, counted over the rate-limit window.
+WEB_LOGIN_IP_PREFIX = "powerworker:web:login:ip:"
+#: Failed sign-ins per account (SHA-256 of the e-mail), counted over the rate-limit window.
+WEB_LOGIN_ACCOUNT_PREFIX = "powerworker:web:login:account:"
+#: Signed-out sessions (SHA-256 of the session token), kept until the cookie could have expired.
+WEB_REVOKED_PREFIX = "powerworker:web:revoked:"

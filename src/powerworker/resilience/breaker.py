@@ -37,6 +37,7 @@ from aiobreaker import CircuitBreakerError, CircuitBreakerListener, CircuitBreak
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from powerworker import keys
 from powerworker.clock import Clock, system_clock
 from powerworker.errors import ApiError, CircuitOpenError
 
@@ -98,7 +99,7 @@ def breaker_state_key(worker_id: str) -> str:
 
     Written by `BreakerRegistry.publish` (periodically and after each transition); read by the dashboard.
     """
-    return f"powerworker:breakers:{worker_id}"
+    return keys.breakers(worker_id)
 
 
 def config_for(name: str) -> BreakerConfig:

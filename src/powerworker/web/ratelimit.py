@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from powerworker import keys
+
 __all__ = ["LOGIN_ACCOUNT_PREFIX", "LOGIN_IP_PREFIX", "LoginLimiter", "Verdict"]
 
 #: Failed-or-pending login attempts per client address: counter, EX window. Written and read by the dashboard.
-LOGIN_IP_PREFIX = "powerworker:web:login:ip:"
+LOGIN_IP_PREFIX = keys.WEB_LOGIN_IP_PREFIX
 #: The same per account (SHA-256 of the lower-cased e-mail, so no address is stored in clear).
-LOGIN_ACCOUNT_PREFIX = "powerworker:web:login:account:"
+LOGIN_ACCOUNT_PREFIX = keys.WEB_LOGIN_ACCOUNT_PREFIX
 
 # KEYS: counters.  ARGV: window s, then one limit per key.  Returns {blocked 0/1, seconds until retry}.
 _HIT = """

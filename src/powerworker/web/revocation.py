@@ -7,11 +7,13 @@ import hashlib
 
 from redis.asyncio import Redis
 
+from powerworker import keys
+
 __all__ = ["REVOKED_PREFIX", "Revocations"]
 
 #: A signed-out session: key per SHA-256 of the backend session token, EX the session's life. The dashboard
 #: writes it at logout and reads it on every page.
-REVOKED_PREFIX = "powerworker:web:revoked:"
+REVOKED_PREFIX = keys.WEB_REVOKED_PREFIX
 
 
 class Revocations:
