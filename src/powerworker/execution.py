@@ -23,9 +23,9 @@ from powerworker.dead import DeadEntry
 from powerworker.errors import JobDisabled, JobTimeout, MalformedPayload, UnknownJob, WorkerLost
 from powerworker.jobs.base import JobSpec
 from powerworker.resilience.retry import is_permanent, retry_delay_s
+from powerworker.runner import CLAIMS
 from powerworker.serialization import MALFORMED_JOB, QUEUE_KWARG, UNKNOWN_JOB
 from powerworker.settings import Settings
-from powerworker.runner import CLAIMS
 from powerworker.tracking import SLOW_DELAY_S, Start, StartVerdict, job_key
 
 __all__ = ["arq_functions", "internal_functions"]
