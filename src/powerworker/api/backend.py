@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from powerworker.api.base import ApiClient
 from powerworker.api.envelope import data_of
+from powerworker.api.web_auth import WorkerAuthCalls
 from powerworker.resilience.breaker import Breaker
 
 __all__ = ["BackendApiClient", "JsonObject"]
@@ -28,7 +28,7 @@ def _seg(value: Id) -> str:
     return quote(str(value), safe="")
 
 
-class BackendApiClient(ApiClient):
+class BackendApiClient(WorkerAuthCalls):
     """The worker's client of the Powernode server (breaker `backend_api`, `User-Agent:
     PowernodeWorker/1.0`)."""
 
@@ -158,20 +158,6 @@ class BackendApiClient(ApiClient):
     async def verify_service_token(self) -> Any:
         """POST /api/v1/service/verify (no body)."""
         return await self.post("/api/v1/service/verify", {})
-
-    async def authenticate_user(self, email: str, password: str) -> Any:
-        """POST /api/v1/worker_auth/authenticate_user (the dashboard uses `WebAuthApiClient` instead)."""
-        return await self.post(
-            "/api/v1/worker_auth/authenticate_user", {"email": email, "password": password}
-        )
-
-    async def verify_platform_token(self, token: str) -> Any:
-        """POST /api/v1/worker_auth/verify_platform_token."""
-        return await self.post("/api/v1/worker_auth/verify_platform_token", {"token": token})
-
-    async def verify_session(self, session_token: str) -> Any:
-        """POST /api/v1/worker_auth/verify_session."""
-        return await self.post("/api/v1/worker_auth/verify_session", {"session_token": session_token})
 
     async def health_check(self) -> Any:
         """GET /api/v1/health."""

@@ -12,13 +12,13 @@ from typing import Any
 
 from powerworker.api.base import ApiClient
 
-__all__ = ["WEB_AUTH_USER_AGENT", "WebAuthApiClient"]
+__all__ = ["WEB_AUTH_USER_AGENT", "WebAuthApiClient", "WorkerAuthCalls"]
 
 WEB_AUTH_USER_AGENT = "PowernodeWorker-WebAuth/1.0"
 
 
-class WebAuthApiClient(ApiClient):
-    """Checks dashboard logins and sessions against the server's `/api/v1/worker_auth/*` endpoints."""
+class WorkerAuthCalls(ApiClient):
+    """The server's `/api/v1/worker_auth/*` endpoints (also on BackendApiClient, as in the original)."""
 
     async def authenticate_user(self, email: str, password: str) -> Any:
         """Email and password login; the server answers with a 24 h session token."""
@@ -33,3 +33,7 @@ class WebAuthApiClient(ApiClient):
     async def verify_session(self, session_token: str) -> Any:
         """Whether a dashboard session is still valid (the server re-checks the user's permissions)."""
         return await self.post("/api/v1/worker_auth/verify_session", {"session_token": session_token})
+
+
+class WebAuthApiClient(WorkerAuthCalls):
+    """Checks dashboard logins and sessions; built with the `web_auth` breaker and user agent."""
