@@ -22,15 +22,13 @@ import click
 from arq.jobs import Job
 from redis.asyncio import Redis
 
-from powerworker.dead import DeadSet
-from powerworker.enqueue import Enqueuer
 from powerworker.errors import ConfigurationError, UnknownJob
 from powerworker.jobs.base import load_jobs
 from powerworker.logs import configure_logging
 from powerworker.scheduler import Scheduler, load_schedule
 from powerworker.serialization import make_job_deserializer
 from powerworker.settings import Settings, load_settings
-from powerworker.worker import router_for
+from powerworker.worker import build_queue_tools
 
 __all__ = ["main"]
 
@@ -44,18 +42,7 @@ class Env:
         self.settings = settings
         self.specs = load_jobs()
         self.redis: Redis = Redis.from_url(settings.redis_url)
-        self.enqueuer = Enqueuer(
-            self.redis,
-            router_for(settings),
-            {n: s.queue for n, s in self.specs.items()},
-            untracked={n for n, s in self.specs.items() if not s.runaway_check},
-        )
-        self.dead = DeadSet(
-            self.redis,
-            retention_s=settings.dead_retention_s,
-            max_jobs=settings.dead_max_jobs,
-            enqueuer=self.enqueuer,
-        )
+        self.enqueuer, self.dead = build_queue_tools(settings, self.redis, specs=self.specs)
 
 
 def _async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:

@@ -34,7 +34,14 @@ from powerworker.serialization import make_job_deserializer, serialize
 from powerworker.settings import Settings, load_settings
 from powerworker.tracking import Tracker
 
-__all__ = ["build_runtime", "build_worker_settings", "close_worker", "create_worker", "router_for"]
+__all__ = [
+    "build_queue_tools",
+    "build_runtime",
+    "build_worker_settings",
+    "close_worker",
+    "create_worker",
+    "router_for",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -50,10 +57,10 @@ def router_for(settings: Settings) -> QueueRouter:
     return QueueRouter(priority_step_ms=int(settings.priority_step_s * 1000), lanes=settings.lanes)
 
 
-def build_runtime(
+def build_queue_tools(
     settings: Settings, redis: Any, clock: Clock = system_clock, specs: Mapping[str, JobSpec] | None = None
-) -> Runtime:
-    """The per-process resources (without the HTTP layer)."""
+) -> tuple[Enqueuer, DeadSet]:
+    """The enqueuer and dead set every process (worker, CLI, dashboard) builds the same way."""
     specs = load_jobs() if specs is None else specs
     enqueuer = Enqueuer(
         redis,
@@ -69,6 +76,14 @@ def build_runtime(
         enqueuer=enqueuer,
         clock=clock,
     )
+    return enqueuer, dead
+
+
+def build_runtime(
+    settings: Settings, redis: Any, clock: Clock = system_clock, specs: Mapping[str, JobSpec] | None = None
+) -> Runtime:
+    """The per-process resources (without the HTTP layer)."""
+    enqueuer, dead = build_queue_tools(settings, redis, clock, specs)
     instance_id = new_instance_id()
     tracker = Tracker(redis, clock, instance_id)
     return Runtime(

@@ -14,14 +14,12 @@ from redis.asyncio import Redis
 
 from powerworker.api import open_clients
 from powerworker.clock import Clock, system_clock
-from powerworker.dead import DeadSet
-from powerworker.enqueue import Enqueuer
 from powerworker.scheduler import Scheduler, load_schedule
 from powerworker.settings import Settings
 from powerworker.web.app import create_app
 from powerworker.web.config import DashboardConfig
 from powerworker.web.state import Deps
-from powerworker.worker import router_for
+from powerworker.worker import build_queue_tools
 
 __all__ = ["build_app", "open_deps", "serve"]
 
@@ -42,18 +40,12 @@ async def open_deps(
     try:
         # No Redis for the breaker registry: the dashboard's own breakers are not a worker's to publish.
         async with open_clients(settings, clock=clock) as clients:
-            enqueuer = Enqueuer(redis, router_for(settings), {}, clock=clock)
+            enqueuer, dead = build_queue_tools(settings, redis, clock)
             yield Deps(
                 config=DashboardConfig.from_settings(settings, version=version),
                 redis=redis,
                 auth=clients.web_auth,
-                dead=DeadSet(
-                    redis,
-                    retention_s=settings.dead_retention_s,
-                    max_jobs=settings.dead_max_jobs,
-                    enqueuer=enqueuer,
-                    clock=clock,
-                ),
+                dead=dead,
                 scheduler=Scheduler(
                     redis,
                     enqueuer,
