@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from redis.asyncio import Redis
 
@@ -22,7 +22,7 @@ from powerworker.queues import QueueRouter
 from powerworker.serialization import dumps
 from powerworker.tracking import job_key
 
-__all__ = ["ENQUEUE_SCRIPT", "Enqueuer", "PreparedJob"]
+__all__ = ["ENQUEUE_SCRIPT", "EnqueueOptions", "Enqueuer", "PreparedJob"]
 
 #: How long a payload is kept beyond its due time before it expires unrun (14 days, the dead-set retention).
 PAYLOAD_EXTRA_TTL_MS = 14 * 86_400_000
@@ -34,6 +34,25 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
 return 1
 """
+
+
+class EnqueueOptions(TypedDict, total=False):
+    """How a job is enqueued.
+
+    Attributes:
+        queue: the logical queue; defaults to the job's own.
+        defer_s: run no sooner than this many seconds from now.
+        defer_until: run no sooner than this time (timezone-aware).
+        job_id: a caller-chosen id; a second enqueue with the same id is a no-op while the first is queued,
+            running or has a kept result.
+        check_name: refuse a name that is not registered (default: the enqueuer's setting).
+    """
+
+    queue: str | None
+    defer_s: float | None
+    defer_until: datetime | None
+    job_id: str | None
+    check_name: bool | None
 
 
 class Enqueuer:
@@ -72,12 +91,7 @@ class Enqueuer:
         name: str,
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
-        *,
-        queue: str | None = None,
-        defer_s: float | None = None,
-        defer_until: datetime | None = None,
-        job_id: str | None = None,
-        check_name: bool | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> str | None:
         """Enqueue one job; returns its id, or None if a job with that id already exists.
 
@@ -85,22 +99,9 @@ class Enqueuer:
             name: the registered job name, e.g. `Notifications::EmailDeliveryJob`.
             args: positional arguments (JSON values).
             kwargs: keyword arguments (JSON values).
-            queue: the logical queue; defaults to the job's own.
-            defer_s: run no sooner than this many seconds from now.
-            defer_until: run no sooner than this time (timezone-aware).
-            job_id: a caller-chosen id; a second enqueue with the same id is a no-op while the first is
-                queued, running or has a kept result.
+            **options: see `EnqueueOptions`.
         """
-        job = self.prepare(
-            name,
-            args,
-            kwargs,
-            queue=queue,
-            defer_s=defer_s,
-            defer_until=defer_until,
-            job_id=job_id,
-            check_name=check_name,
-        )
+        job = self.prepare(name, args, kwargs, **options)
         added = await self._script(keys=job.keys, args=job.argv)
         return job.job_id if added else None
 
@@ -109,14 +110,12 @@ class Enqueuer:
         name: str,
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
-        *,
-        queue: str | None = None,
-        defer_s: float | None = None,
-        defer_until: datetime | None = None,
-        job_id: str | None = None,
-        check_name: bool | None = None,
+        **options: Unpack[EnqueueOptions],
     ) -> PreparedJob:
         """The Redis writes that enqueue a job, for callers that make them inside their own script."""
+        queue, job_id = options.get("queue"), options.get("job_id")
+        defer_s, defer_until = options.get("defer_s"), options.get("defer_until")
+        check_name = options.get("check_name")
         if defer_s is not None and defer_until is not None:
             raise ValueError("give defer_s or defer_until, not both")
         if (self._check_names if check_name is None else check_name) and name not in self._job_queues:
