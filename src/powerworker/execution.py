@@ -237,6 +237,7 @@ def internal_functions() -> list[Function]:
     """The jobs the deserializer routes unreadable payloads to: each records a dead-set entry."""
 
     async def malformed(ctx: dict[str, Any], raw: str, problem: str) -> None:
+        ctx.get(CLAIMS, {}).pop(ctx["job_id"], None)
         runtime: Runtime = ctx["runtime"]
         error = MalformedPayload(problem)
         log = bound_logger(ctx["job_id"], MALFORMED_JOB, ctx["job_try"], "unknown")
@@ -260,6 +261,7 @@ def internal_functions() -> list[Function]:
     async def unknown(
         ctx: dict[str, Any], name: str, args: list[Any], kwargs: dict[str, Any], **meta: Any
     ) -> None:
+        ctx.get(CLAIMS, {}).pop(ctx["job_id"], None)  # the claim's verdict is of no use here
         runtime: Runtime = ctx["runtime"]
         queue = meta.get(QUEUE_KWARG) or "default"
         error = UnknownJob(name)

@@ -225,3 +225,17 @@ async def test_lanes_route_queues_to_dedicated_workers(harness: Harness, redis: 
     async with harness(queue_lanes="email=mail", worker_lane="mail") as mail:
         await mail.drain()
         assert (await mail.result(mail_job)).result == "abc"
+
+
+async def test_claim_verdicts_do_not_pile_up(harness: Harness) -> None:
+    """A claimed job that turns out to be unknown leaves no verdict behind in the worker."""
+    from powerworker.runner import CLAIMS
+
+    async with harness() as h:
+        job_id = await h.enqueuer.enqueue("Missing::Job", [1], check_name=False)
+        good = await h.enqueue("Diagnostics::EchoJob", [2])
+        await h.drain()
+        assert h.worker is not None
+        assert h.worker.ctx.get(CLAIMS) == {}
+        assert await h.runtime.dead.get(job_id or "") is not None
+        assert (await h.result(good)).result == 2
