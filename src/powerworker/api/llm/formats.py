@@ -246,10 +246,8 @@ class AnthropicFormat(ProviderFormat):
         return cls.STOP_REASONS.get(stop_reason, stop_reason) if stop_reason else None
 
     def headers(self, api_key: str | None) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
-        headers["x-api-key"] = api_key or ""
-        headers["anthropic-version"] = ANTHROPIC_VERSION
-        return headers
+        # Anthropic authenticates with x-api-key, not a bearer token.
+        return {**super().headers(None), "x-api-key": api_key or "", "anthropic-version": ANTHROPIC_VERSION}
 
     def body(
         self,
