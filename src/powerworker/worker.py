@@ -18,6 +18,7 @@ import structlog
 from arq import Worker
 from arq.connections import RedisSettings
 
+from powerworker.api import build_clients, create_session
 from powerworker.clock import Clock, system_clock
 from powerworker.context import Runtime, new_instance_id
 from powerworker.dead import DeadSet
@@ -141,11 +142,7 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def _start_http(runtime: Runtime) -> None:
-    """Open the one shared HTTP session and its clients, if the API layer is installed."""
-    try:
-        from powerworker.api import build_clients, create_session
-    except ImportError:
-        return
+    """Open the one shared HTTP session and its clients."""
     settings = runtime.settings
     if not settings.worker_id and settings.relaxed:  # development: a stand-in identity for the JWT
         settings = settings.model_copy(update={"worker_id": f"development-{runtime.instance_id}"})
